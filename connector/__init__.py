@@ -1,0 +1,1 @@
+"""The connector SPI and the connectors that implement it."""

@@ -1,0 +1,1 @@
+"""The HubSpot connector (org.forgerock.openicf.connectors.hubspot.HubspotConnector)."""

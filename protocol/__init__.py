@@ -1,0 +1,1 @@
+"""The hubspot-rcs wire protocol: frames, values and the session state table, with no I/O."""
