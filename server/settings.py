@@ -1,0 +1,61 @@
+"""The server's own settings: one typed object, defaults with their units in their names.
+
+Operators write these in `conf/ConnectorServer.properties` (the Java RCS keys where one exists,
+`connectorserver.<field>` for ours) and may override them from the environment; the loader in
+`server.conf` documents the precedence. Nothing here reads files: this module is the contract
+between the loader and the daemon.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_PORT = 8759
+"""The Java RCS's port (openicf-rcs.md §2.1)."""
+
+
+class ServerSettings(BaseModel):
+    """Everything the daemon needs to listen, authenticate and keep itself within bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Listener (connectorserver.ifaddress, connectorserver.port)
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    path: str = "/openicf"
+
+    # Peer authentication: the stored hash of the shared key (connectorserver.key), never the key.
+    key_hash: str | None = None
+
+    # TLS (connectorserver.usessl plus the files; mTLS when a client CA is given)
+    use_ssl: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+
+    # Limits
+    max_connections: int = Field(default=64, ge=1)
+    max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_inflight_per_connection: int = Field(default=64, ge=1)
+    max_queue_frames: int = Field(default=8, ge=1)
+    search_frame_max_objects: int = Field(default=100, ge=1)
+    search_frame_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    auth_failure_delay_s: float = Field(default=0.5, ge=0)
+    auth_failure_delay_max_s: float = Field(default=8.0, ge=0)
+
+    # Timeouts
+    open_timeout_s: float = Field(default=10.0, gt=0)
+    close_timeout_s: float = Field(default=5.0, gt=0)
+    ping_interval_s: float | None = Field(default=20.0, gt=0)
+    ping_timeout_s: float | None = Field(default=20.0, gt=0)
+    drain_timeout_s: float = Field(default=25.0, ge=0)
+    inline_configuration_idle_s: float = Field(default=7200.0, gt=0)
+    """Inline configurations unused this long lose their pool (the Java RCS uses 120 min)."""
+
+    # Behaviour
+    scripting_enabled: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
