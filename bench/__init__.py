@@ -1,1 +1,1 @@
-"""Benchmarks: each module runs with one command and rewrites its own section of docs/benchmarks.md."""
+"""Benchmarks: each module runs with one command and rewrites its section of docs/benchmarks.md."""
