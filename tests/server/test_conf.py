@@ -12,6 +12,7 @@ import pytest
 from protocol.values import GuardedString
 from server.conf import (
     ConfigurationError,
+    env_name,
     load_conf,
     persist_property,
     property_name,
@@ -425,3 +426,9 @@ def test_tracked_conf_is_a_template_only() -> None:
     text = (REPO_CONF / "provisioner.openicf-hubspot.json").read_text(encoding="utf-8")
     assert "$crypto" not in text
     assert not (REPO_CONF / "keys").exists()
+
+
+def test_every_setting_is_documented() -> None:
+    guide = (REPO_CONF.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for name in ServerSettings.model_fields:
+        assert f"| `{property_name(name)}` | `{env_name(name)}` | `{name}` |" in guide, name
