@@ -104,37 +104,39 @@ class CancelResponse(_Model):
 # -- operations -----------------------------------------------------------------------------
 
 
-class TestOp(_Model):
+class TestOpRequest(_Model):
     """Check that the configuration works against the resource."""
 
+    __test__ = False  # not a pytest class
 
-class ValidateOp(_Model):
+
+class ValidateOpRequest(_Model):
     """Check the configuration itself, without calling the resource."""
 
 
-class SchemaOp(_Model):
+class SchemaOpRequest(_Model):
     pass
 
 
-class CreateOp(_Model):
+class CreateOpRequest(_Model):
     objectClass: ObjectClassName
     attributes: Attributes
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class GetOp(_Model):
+class GetOpRequest(_Model):
     objectClass: ObjectClassName
     uid: Uid
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class SearchOp(_Model):
+class SearchOpRequest(_Model):
     objectClass: ObjectClassName
     filter: Filter | None = None
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class UpdateOp(_Model):
+class UpdateOpRequest(_Model):
     """REPLACE the listed attributes (an empty list clears one), or ADD / REMOVE values."""
 
     objectClass: ObjectClassName
@@ -144,26 +146,26 @@ class UpdateOp(_Model):
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class DeleteOp(_Model):
+class DeleteOpRequest(_Model):
     objectClass: ObjectClassName
     uid: Uid
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class ScriptOnConnectorOp(_Model):
+class ScriptOnConnectorOpRequest(_Model):
     scriptLanguage: str = Field(min_length=1)
     scriptText: str
     scriptArguments: dict[str, JsonValue] = Field(default_factory=dict)
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class SyncOp(_Model):
+class SyncOpRequest(_Model):
     objectClass: ObjectClassName
     token: SyncToken | None = None
     options: OperationOptions = Field(default_factory=OperationOptions)
 
 
-class LatestSyncTokenOp(_Model):
+class LatestSyncTokenOpRequest(_Model):
     objectClass: ObjectClassName
 
 
@@ -174,17 +176,17 @@ class OperationRequest(_OneOf):
     configuration: Configuration
     locale: Locale | None = None
 
-    test: TestOp | None = None
-    validate_: Annotated[ValidateOp | None, Field(alias="validate")] = None
-    schema_: Annotated[SchemaOp | None, Field(alias="schema")] = None
-    create: CreateOp | None = None
-    get: GetOp | None = None
-    search: SearchOp | None = None
-    update: UpdateOp | None = None
-    delete: DeleteOp | None = None
-    scriptOnConnector: ScriptOnConnectorOp | None = None
-    sync: SyncOp | None = None
-    latestSyncToken: LatestSyncTokenOp | None = None
+    test: TestOpRequest | None = None
+    validate_: Annotated[ValidateOpRequest | None, Field(alias="validate")] = None
+    schema_: Annotated[SchemaOpRequest | None, Field(alias="schema")] = None
+    create: CreateOpRequest | None = None
+    get: GetOpRequest | None = None
+    search: SearchOpRequest | None = None
+    update: UpdateOpRequest | None = None
+    delete: DeleteOpRequest | None = None
+    scriptOnConnector: ScriptOnConnectorOpRequest | None = None
+    sync: SyncOpRequest | None = None
+    latestSyncToken: LatestSyncTokenOpRequest | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -254,20 +256,26 @@ class Empty(_Model):
     pass
 
 
-class SchemaResponse(_Model):
+class SchemaOpResponse(_Model):
     schema_: Annotated[Schema, Field(alias="schema")]
 
 
-class UidResponse(_Model):
+class CreateOpResponse(_Model):
     uid: Uid
 
 
-class GetResponse(_Model):
+class UpdateOpResponse(_Model):
+    """The object's Uid after the update; a rename may change it (ICF `UpdateOp`)."""
+
+    uid: Uid
+
+
+class GetOpResponse(_Model):
     connectorObject: ConnectorObject | None = None
     """None when no object has the Uid (ICF's get returns null; it does not raise)."""
 
 
-class SearchResponse(_Model):
+class SearchOpResponse(_Model):
     """One part of a search's answer.
 
     Parts are numbered by `sequence` from 1. Every part but the last carries objects; the last
@@ -280,7 +288,7 @@ class SearchResponse(_Model):
     result: SearchResult | None = None
 
 
-class SyncResponse(_Model):
+class SyncOpResponse(_Model):
     """One part of a sync's answer; the last carries `token`, the position to resume from."""
 
     sequence: Annotated[int, Field(ge=1)]
@@ -289,26 +297,26 @@ class SyncResponse(_Model):
     last: bool = False
 
 
-class LatestSyncTokenResponse(_Model):
+class LatestSyncTokenOpResponse(_Model):
     token: SyncToken | None = None
 
 
-class ScriptResponse(_Model):
+class ScriptOnConnectorOpResponse(_Model):
     result: JsonValue = None
 
 
 class OperationResponse(_OneOf):
     test: Empty | None = None
     validate_: Annotated[Empty | None, Field(alias="validate")] = None
-    schema_: Annotated[SchemaResponse | None, Field(alias="schema")] = None
-    create: UidResponse | None = None
-    get: GetResponse | None = None
-    search: SearchResponse | None = None
-    update: UidResponse | None = None
+    schema_: Annotated[SchemaOpResponse | None, Field(alias="schema")] = None
+    create: CreateOpResponse | None = None
+    get: GetOpResponse | None = None
+    search: SearchOpResponse | None = None
+    update: UpdateOpResponse | None = None
     delete: Empty | None = None
-    scriptOnConnector: ScriptResponse | None = None
-    sync: SyncResponse | None = None
-    latestSyncToken: LatestSyncTokenResponse | None = None
+    scriptOnConnector: ScriptOnConnectorOpResponse | None = None
+    sync: SyncOpResponse | None = None
+    latestSyncToken: LatestSyncTokenOpResponse | None = None
 
     @property
     def kind(self) -> str:

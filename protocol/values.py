@@ -67,6 +67,12 @@ class GuardedString:
     def __hash__(self) -> int:
         return hash((GuardedString, self._value))
 
+    def __copy__(self) -> GuardedString:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GuardedString:
+        return self
+
     def __reduce__(self) -> Any:
         raise TypeError("GuardedString cannot be pickled")
 
@@ -77,11 +83,15 @@ class GuardedString:
         def from_wire(value: Any) -> GuardedString:
             if isinstance(value, GuardedString):
                 return value
+            if isinstance(value, str):
+                # A plain string where a secret is expected (an IDM provisioner file as written
+                # by hand): take it, and guard it from here on.
+                return cls(value)
             if isinstance(value, dict) and set(value) == {GUARDED_KEY}:
                 inner = value[GUARDED_KEY]
                 if isinstance(inner, str):
                     return cls(inner)
-            raise ValueError('a guarded value is {"$guarded": "<string>"}')
+            raise ValueError('a guarded value is {"$guarded": "<string>"} or a string')
 
         def to_wire(value: GuardedString) -> dict[str, str]:
             return {GUARDED_KEY: value.reveal()}

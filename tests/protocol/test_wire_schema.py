@@ -20,7 +20,7 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_names_both_envelopes_and_every_operation() -> None:
     schema = frame_json_schema()
     text = json.dumps(schema)
-    for name in ("RequestFrame", "ResponseFrame", "OperationRequest", "SearchResponse"):
+    for name in ("RequestFrame", "ResponseFrame", "OperationRequest", "SearchOpResponse"):
         assert name in schema["$defs"]
     for op in ("test", "validate", "schema", "create", "get", "search", "update", "delete"):
         assert f'"{op}"' in text
