@@ -22,7 +22,9 @@ API:
         names of a connector's confidential properties and raises LookupError for a connector
         that is not installed, which the loader reports at `$.connectorRef`; without it, the
         server must check connector references itself. Plain-text confidential values are
-        encrypted in their files as a side effect.
+        encrypted in their files as a side effect. `RegistryLookup(registry)` is the lookup
+        the server passes: backed by the connector registry, it also validates each
+        configuration's `configurationProperties` against the connector's `Configuration`.
 
     reload_conf(previous: LoadedConf, environ: Mapping[str, str] | None = None, *,
                 confidential: ConfidentialLookup | None = None) -> ReloadResult
@@ -55,6 +57,7 @@ from server.conf.provisioner import (
     ConnectorRef,
     ConnectorRefLike,
     ProvisionerConfig,
+    RegistryLookup,
 )
 from server.conf.settings_source import env_name, property_name
 
@@ -67,6 +70,7 @@ __all__ = [
     "ConnectorRefLike",
     "LoadedConf",
     "ProvisionerConfig",
+    "RegistryLookup",
     "ReloadResult",
     "env_name",
     "keystore_path",

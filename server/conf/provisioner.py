@@ -29,7 +29,10 @@ from typing import Any, Final, TypeAlias
 
 from pydantic import ConfigDict, ValidationError
 
+from connector.base import Connector
+from connector.registry import ConnectorRegistry
 from protocol.configuration import ConnectorKey, InlineConfiguration, ObjectPoolConfiguration
+from protocol.errors import ConnectorException
 from protocol.values import GuardedString
 from server.atomicfile import locked, write_atomic
 from server.conf.errors import ConfigIssue
@@ -45,6 +48,7 @@ __all__ = [
     "ConnectorRefLike",
     "KeystoreAccess",
     "ProvisionerConfig",
+    "RegistryLookup",
     "configuration_name",
     "provisioner_files",
     "read_provisioner",
@@ -67,6 +71,28 @@ ConnectorRefLike: TypeAlias = ConnectorKey
 
 ConfidentialLookup: TypeAlias = Callable[[ConnectorRefLike], Collection[str]]
 """Names of a connector's confidential properties; raises LookupError for an unknown connector."""
+
+
+@dataclass(frozen=True)
+class RegistryLookup:
+    """The confidential lookup backed by the connector registry, which also checks properties.
+
+    Given as `confidential=` to `load_conf`, it names each connector's confidential properties,
+    reports a `connectorRef` no installed connector matches, and validates
+    `configurationProperties` against the connector's `Configuration` at load, so that a
+    misspelt property stops the start with the others instead of failing the first operation.
+    """
+
+    registry: ConnectorRegistry
+
+    def __call__(self, ref: ConnectorRefLike) -> Collection[str]:
+        return self.connector(ref).configuration_class.confidential_properties()
+
+    def connector(self, ref: ConnectorRefLike) -> type[Connector]:
+        try:
+            return self.registry.resolve(ref)
+        except ConnectorException as error:
+            raise LookupError(str(error)) from None
 
 
 class ProvisionerConfig(InlineConfiguration):
@@ -203,6 +229,7 @@ def _read(
     properties: dict[str, Any] = found if isinstance(found, dict) else {}
 
     secret_names: Collection[str] = ()
+    connector: type[Connector] | None = None
     if confidential is not None:
         try:
             ref: ConnectorRef | None = ConnectorRef.model_validate(data.get("connectorRef"))
@@ -211,6 +238,8 @@ def _read(
         if ref is not None:
             try:
                 secret_names = confidential(ref)
+                if isinstance(confidential, RegistryLookup):
+                    connector = confidential.connector(ref)
             except LookupError:
                 issue(["connectorRef"], f"no installed connector matches {ref}")
 
@@ -242,6 +271,12 @@ def _read(
     except ValidationError as error:
         for location, message in _validation_issues(error):
             issue(location, message)
+    if connector is not None:
+        try:
+            connector.configuration_class.model_validate(properties)
+        except ValidationError as error:
+            for location, message in _validation_issues(error):
+                issue([PROPERTIES, *location], message)
     pool = _pool(result.config, data)
     if pool is not None:
         # ObjectPoolConfiguration.validate() in ICF: minIdle <= maxIdle <= maxObjects.

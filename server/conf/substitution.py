@@ -10,8 +10,8 @@ provisioner file from IDM to this server already follow:
   `{"$list": "a,b"}` turn it into a JSON integer, number, boolean or list of strings.
 
 Where a name is looked up, first found wins: the environment under the name as written, the
-environment under the name in upper case with `.` and `-` as `_` (`hubspot.clientSecret` is
-`HUBSPOT_CLIENTSECRET`), the substitution file (`conf/substitution.properties`, or the file that
+environment under the name in upper case with `.` and `-` as `_` (`hubspot.client.secret` is
+`HUBSPOT_CLIENT_SECRET`), the substitution file (`conf/substitution.properties`, or the file that
 `RCS_SUBSTITUTION_FILE` names), then the token's default. A name found nowhere, without a
 default, is an error naming the file and JSON path.
 """

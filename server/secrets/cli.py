@@ -52,7 +52,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     commands = group.add_subparsers(dest="secrets_command", required=True)
 
     keygen = commands.add_parser("keygen", help="add a new key to the keystore")
-    _conf_option(keygen)
+    _conf_option(keygen, keystore=True)
     keygen.add_argument("--activate", action="store_true", help="encrypt with it from now on")
     keygen.set_defaults(func=_keygen)
 
@@ -62,7 +62,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         description="Prints the $crypto object to paste as the property's value, or with "
         "--write stores it in the file. The value is bound to the file name and property.",
     )
-    _conf_option(encrypt_)
+    _conf_option(encrypt_, keystore=True)
     encrypt_.add_argument(
         "--file", required=True, help="the provisioner file name, or its configuration name"
     )
@@ -72,21 +72,32 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     encrypt_.set_defaults(func=_encrypt)
 
     rotate = commands.add_parser("rotate", help="re-encrypt every value under the active key")
-    _conf_option(rotate)
+    _conf_option(rotate, keystore=True)
     rotate.add_argument(
         "--retire", action="store_true", help="then remove keys no value uses any more"
     )
     rotate.set_defaults(func=_rotate)
 
     verify = commands.add_parser("verify", help="check that every encrypted value decrypts")
-    _conf_option(verify)
+    _conf_option(verify, keystore=True)
     verify.set_defaults(func=_verify)
 
 
-def _conf_option(parser: argparse.ArgumentParser) -> None:
+def _conf_option(parser: argparse.ArgumentParser, *, keystore: bool = False) -> None:
     parser.add_argument(
         "--conf", type=Path, default=Path("conf"), help="configuration directory (default conf)"
     )
+    if keystore:
+        parser.add_argument(
+            "--keystore",
+            type=Path,
+            help="the keystore file (default: $RCS_KEYSTORE, connectorserver.keystore, "
+            "or keys/keystore.json in the configuration directory)",
+        )
+
+
+def _keystore(args: argparse.Namespace) -> Path:
+    return Path(args.keystore) if args.keystore is not None else keystore_path(args.conf)
 
 
 def _key_set(args: argparse.Namespace) -> int:
@@ -107,7 +118,7 @@ def _key_set(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    keystore, created = Keystore.open(keystore_path(args.conf))
+    keystore, created = Keystore.open(_keystore(args))
     if created:
         print(keystore.active_id)
         print(f"created {keystore.path} with key {keystore.active_id}", file=sys.stderr)
@@ -129,7 +140,7 @@ def _encrypt(args: argparse.Namespace) -> int:
     else:
         value = _read_secret(f"value of {args.property}")
     where = [PROPERTIES, args.property]
-    keystore, _ = Keystore.open(keystore_path(args.conf))
+    keystore, _ = Keystore.open(_keystore(args))
     sealed = encrypt(keystore, value, Place(path.name, json_path(where)))
     if args.write:
         with locked(path):
@@ -145,7 +156,7 @@ def _encrypt(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     try:
-        keystore = Keystore.load(keystore_path(args.conf))
+        keystore = Keystore.load(_keystore(args))
     except KeystoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return _FAILED
@@ -170,7 +181,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     try:
-        keystore = Keystore.load(keystore_path(args.conf))
+        keystore = Keystore.load(_keystore(args))
     except KeystoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return _FAILED

@@ -18,9 +18,9 @@ HUBSPOT_CONNECTOR = "org.forgerock.openicf.connectors.hubspot.HubspotConnector"
 HUBSPOT_SECRETS = frozenset({"clientSecret", "refreshToken"})
 
 SAMPLE_ENV = {
-    "HUBSPOT_CLIENTID": "client-id-from-env",
-    "HUBSPOT_CLIENTSECRET": "client-secret-from-env",
-    "HUBSPOT_REFRESHTOKEN": "refresh-token-from-env",
+    "HUBSPOT_CLIENT_ID": "client-id-from-env",
+    "HUBSPOT_CLIENT_SECRET": "client-secret-from-env",
+    "HUBSPOT_REFRESH_TOKEN": "refresh-token-from-env",
 }
 
 # The configurationProperties block of the ForgeRock HubSpot connector's documentation

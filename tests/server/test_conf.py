@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from connector.base import Connector
+from connector.configuration import Configuration, Property
+from connector.registry import ConnectorRegistry
+from protocol.configuration import ConnectorKey
 from protocol.values import GuardedString
 from server.conf import (
     ConfigurationError,
+    RegistryLookup,
     env_name,
     load_conf,
     persist_property,
@@ -23,6 +28,7 @@ from server.properties import update
 from server.secrets.envelope import is_crypto
 from server.settings import ServerSettings
 from tests.server.conf_samples import (
+    HUBSPOT_CONNECTOR,
     REPO_CONF,
     SAMPLE_ENV,
     SEED_PROPERTIES,
@@ -190,7 +196,7 @@ def test_substitution(conf_dir: Path) -> None:
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     (conf_dir / "substitution.properties").write_text(
         "api.host=emulator.local:8080\nread.schema=false\nouter=[&{inner}]\ninner=deep\n"
-        "hubspot.clientId=from-the-file\n",
+        "hubspot.client.id=from-the-file\n",
         encoding="utf-8",
     )
     env = SAMPLE_ENV | {"API_HOST": "from-env:9"}
@@ -200,7 +206,7 @@ def test_substitution(conf_dir: Path) -> None:
     assert props["readSchema"] is False
     assert props["nested"] == "[deep]"
     assert props["clientId"] == "client-id-from-env"
-    del env["HUBSPOT_CLIENTID"]
+    del env["HUBSPOT_CLIENT_ID"]
     loaded = load_conf(conf_dir, env)
     assert loaded.configurations["hubspot"].configurationProperties["clientId"] == "from-the-file"
     assert loaded.configurations["hubspot"].poolConfigOption.maxObjects == 12
@@ -210,7 +216,7 @@ def test_substitution(conf_dir: Path) -> None:
 def test_substitution_file_from_the_environment(conf_dir: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "secrets.properties"
     elsewhere.write_text(
-        "hubspot.clientId=a\nhubspot.clientSecret=b\nhubspot.refreshToken=c\n", encoding="utf-8"
+        "hubspot.client.id=a\nhubspot.client.secret=b\nhubspot.refresh.token=c\n", encoding="utf-8"
     )
     loaded = load_conf(conf_dir, {"RCS_SUBSTITUTION_FILE": str(elsewhere)})
     assert loaded.configurations["hubspot"].configurationProperties["clientId"] == "a"
@@ -224,11 +230,11 @@ def test_unresolved_tokens_name_file_and_path(conf_dir: Path) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
     (conf_dir / "substitution.properties").write_text("a=&{b}\nb=&{a}\n", encoding="utf-8")
     with pytest.raises(ConfigurationError) as error:
-        load_conf(conf_dir, {"HUBSPOT_CLIENTID": "x"}, confidential=confidential)
+        load_conf(conf_dir, {"HUBSPOT_CLIENT_ID": "x"}, confidential=confidential)
     assert issues_of(error) == [
-        f"{path}: $.configurationProperties.clientSecret: &{{hubspot.clientSecret}} is not set "
+        f"{path}: $.configurationProperties.clientSecret: &{{hubspot.client.secret}} is not set "
         "(environment, substitution file) and has no |default",
-        f"{path}: $.configurationProperties.refreshToken: &{{hubspot.refreshToken}} is not set "
+        f"{path}: $.configurationProperties.refreshToken: &{{hubspot.refresh.token}} is not set "
         "(environment, substitution file) and has no |default",
         f"{path}: $.configurationProperties.loop: &{{a}} refers to itself",
         f"{path}: $.objectTypes.contact.flags[1]: &{{missing.flag}} is not set "
@@ -352,7 +358,7 @@ def test_reload_reports_changes(conf_dir: Path) -> None:
     assert added.conf.settings.max_connections == 7
 
     # A secret that changes is a change, though it never shows.
-    changed = reload_conf(added.conf, SAMPLE_ENV | {"HUBSPOT_REFRESHTOKEN": "rotated"})
+    changed = reload_conf(added.conf, SAMPLE_ENV | {"HUBSPOT_REFRESH_TOKEN": "rotated"})
     assert changed.changed == ("hubspot",)
     provisioner(conf_dir, "second").unlink()
     removed = reload_conf(changed.conf)
@@ -432,3 +438,60 @@ def test_every_setting_is_documented() -> None:
     guide = (REPO_CONF.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     for name in ServerSettings.model_fields:
         assert f"| `{property_name(name)}` | `{env_name(name)}` | `{name}` |" in guide, name
+
+
+class _HubspotLikeConfiguration(Configuration):
+    clientId: str = Property(required=True)
+    clientSecret: GuardedString = Property(required=True, confidential=True)
+    refreshToken: GuardedString = Property(required=True, confidential=True)
+    apiBaseUrl: str = Property("https://api.hubapi.com")
+    acceptSelfSignedCertificates: bool = Property(False)
+    readSchema: bool = Property(True)
+    disableHostNameVerifier: bool = Property(False)
+    maximumConnections: int = Property(10)
+    permitsPerSecond: int = Property(10)
+    httpProxyHost: str | None = Property(None)
+    httpProxyPort: int | None = Property(None)
+
+
+class _HubspotLikeConnector(Connector):
+    connector_key = ConnectorKey(
+        bundleName="org.forgerock.openicf.connectors.hubspot-connector",
+        bundleVersion="1.5.20.34",
+        connectorName=HUBSPOT_CONNECTOR,
+    )
+    display_name = "HubSpot"
+    configuration_class = _HubspotLikeConfiguration
+
+
+def test_registry_lookup_finds_secrets_and_checks_properties(conf_dir: Path) -> None:
+    lookup = RegistryLookup(ConnectorRegistry([_HubspotLikeConnector]))
+    path = write_seed_provisioner(conf_dir)
+    loaded = load_conf(conf_dir, SAMPLE_ENV, confidential=lookup)
+    props = loaded.configurations["seed"].configurationProperties
+    assert props["refreshToken"] == GuardedString(SEED_PROPERTIES["refreshToken"])
+    assert is_crypto(
+        json.loads(path.read_text(encoding="utf-8"))["configurationProperties"]["clientSecret"]
+    )
+
+    other = write_seed_provisioner(conf_dir, "other")
+    document = json.loads(other.read_text(encoding="utf-8"))
+    document["configurationProperties"]["permitsPerSecnd"] = 5
+    document["configurationProperties"]["maximumConnections"] = "many"
+    document["connectorRef"]["bundleVersion"] = "[2.0,3.0)"
+    other.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ConfigurationError) as error:
+        load_conf(conf_dir, SAMPLE_ENV, confidential=lookup)
+    assert issues_of(error) == [
+        f"{other}: $.connectorRef: no installed connector matches {HUBSPOT_CONNECTOR} "
+        "(org.forgerock.openicf.connectors.hubspot-connector [2.0,3.0))",
+    ]
+    document["connectorRef"]["bundleVersion"] = "[1.5.0.0,1.6.0.0)"
+    other.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ConfigurationError) as error:
+        load_conf(conf_dir, SAMPLE_ENV, confidential=lookup)
+    assert issues_of(error) == [
+        f"{other}: $.configurationProperties.maximumConnections: Input should be a valid "
+        "integer, unable to parse string as an integer",
+        f"{other}: $.configurationProperties.permitsPerSecnd: Extra inputs are not permitted",
+    ]

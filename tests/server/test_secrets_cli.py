@@ -192,3 +192,19 @@ def test_without_a_keystore(conf_dir: Path, run: Runner) -> None:
     status, _, err = run("secrets", "verify", "--conf", str(conf_dir))
     assert status == 1
     assert "keystore not found" in err
+
+
+def test_keystore_option_for_a_mounted_secret(conf_dir: Path, tmp_path: Path, run: Runner) -> None:
+    mounted = tmp_path / "secrets" / "rcs-keystore"
+    status, out, _ = run("secrets", "keygen", "--conf", str(conf_dir), "--keystore", str(mounted))
+    assert status == 0
+    assert Keystore.load(mounted).active_id == out.strip()
+    write_seed_provisioner(conf_dir)
+    loaded = load_conf(
+        conf_dir, SAMPLE_ENV | {"RCS_KEYSTORE": str(mounted)}, confidential=confidential
+    )
+    assert loaded.keystore_path == mounted
+    assert not (conf_dir / "keys").exists()
+    status, out, _ = run("secrets", "verify", "--conf", str(conf_dir), "--keystore", str(mounted))
+    assert status == 0
+    assert out.count(": ok\n") == 2
