@@ -162,7 +162,7 @@ def load_conf(
             keys.for_decrypt()
         except KeystoreError as error:
             issues.append(ConfigIssue(str(keys.path), "", _reason(error, keys.path)))
-            keys = KeystoreAccess(keys.path, keystore=None)
+            keys = KeystoreAccess(keys.path, refused=True)
 
     configurations: dict[str, ProvisionerConfig] = {}
     sources: dict[str, Path] = {}

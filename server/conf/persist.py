@@ -59,11 +59,12 @@ def persist_property(
             keystore = loaded.keystore or Keystore.open(loaded.keystore_path)[0]
             stored = encrypt(keystore, plain, Place(path.name, where))
         write_atomic(path, set_member(text, [PROPERTIES], property_name, stored).encode("utf-8"))
-        mtime = stat_mtime(path)
-    in_memory: object = GuardedString(plain) if secret else plain
-    with _memory:
-        properties = {**config.configurationProperties, property_name: in_memory}
-        updated = config.model_copy(update={PROPERTIES: properties})
-        loaded.configurations[configuration_name] = updated
-        loaded.fingerprints[configuration_name] = fingerprint(updated)
-        loaded.files[path] = mtime
+        # Still under the file's lock, so memory sees the writes in the order the file did.
+        in_memory: object = GuardedString(plain) if secret else plain
+        with _memory:
+            current_config = loaded.configurations[configuration_name]
+            properties = {**current_config.configurationProperties, property_name: in_memory}
+            updated = current_config.model_copy(update={PROPERTIES: properties})
+            loaded.configurations[configuration_name] = updated
+            loaded.fingerprints[configuration_name] = fingerprint(updated)
+            loaded.files[path] = stat_mtime(path)

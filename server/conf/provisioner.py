@@ -130,8 +130,12 @@ class KeystoreAccess:
     path: Path
     keystore: Keystore | None = None
     created: bool = False
+    refused: bool = False
+    """The keystore failed its check at start (reported once, there)."""
 
     def for_decrypt(self) -> Keystore:
+        if self.refused:
+            raise KeystoreError(f"{self.path}: refused (see the keystore's own error)")
         if self.keystore is None:
             if not self.path.exists():
                 raise KeystoreError(f"{self.path}: keystore not found (is it mounted?)")
@@ -139,6 +143,8 @@ class KeystoreAccess:
         return self.keystore
 
     def for_encrypt(self) -> Keystore:
+        if self.refused:
+            raise KeystoreError(f"{self.path}: refused (see the keystore's own error)")
         if self.keystore is None:
             self.keystore, self.created = Keystore.open(self.path)
         return self.keystore

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -111,6 +112,8 @@ def _key_set(args: argparse.Namespace) -> int:
         print("error: the key is empty", file=sys.stderr)
         return _USAGE
     update(args.conf / PROPERTIES_FILE, {"connectorserver.key": hash_key(key)})
+    if "RCS_KEY_HASH" in os.environ:
+        print("warning: RCS_KEY_HASH is set and overrides connectorserver.key", file=sys.stderr)
     if args.generate:
         print(key)  # shown once, for IDM's remoteConnectorServers[].key
     print(f"connectorserver.key set in {args.conf / PROPERTIES_FILE}", file=sys.stderr)

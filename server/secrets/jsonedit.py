@@ -140,9 +140,7 @@ def _indent_at(text: str, offset: int) -> str:
 
 def _unit(text: str) -> str:
     """The file's indentation step: the smallest indentation of any line, or two spaces."""
-    widths = [
-        m.group(1) for m in re.finditer(r"\n([ \t]+)\S", text) if m.group(1).strip(" \t") == ""
-    ]
+    widths = [match.group(1) for match in re.finditer(r"\n([ \t]+)\S", text)]
     return min(widths, key=len) if widths else "  "
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 import threading
@@ -425,6 +426,9 @@ def test_concurrent_writers_of_one_file_lose_nothing(conf_dir: Path) -> None:
     props = again.configurations["seed"].configurationProperties
     assert all(props[n] == GuardedString(n) for n in names)
     assert json.loads(path.read_text(encoding="utf-8"))  # still one valid document
+    in_memory = loaded.configurations["seed"].configurationProperties
+    assert all(in_memory[n] == GuardedString(n) for n in names)
+    assert reload_conf(loaded).changed == ()
 
 
 def test_tracked_conf_is_a_template_only() -> None:
@@ -495,3 +499,18 @@ def test_registry_lookup_finds_secrets_and_checks_properties(conf_dir: Path) -> 
         "integer, unable to parse string as an integer",
         f"{other}: $.configurationProperties.permitsPerSecnd: Extra inputs are not permitted",
     ]
+
+
+async def test_persist_property_from_the_event_loop(conf_dir: Path) -> None:
+    write_seed_provisioner(conf_dir)
+    loaded = load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
+    await asyncio.gather(
+        *(
+            asyncio.to_thread(persist_property, loaded, "seed", "refreshToken", GuardedString(v))
+            for v in ("a", "b", "c")
+        )
+    )
+    final = loaded.configurations["seed"].configurationProperties["refreshToken"]
+    again = load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
+    # The last writer to the file is also the last writer in memory.
+    assert again.configurations["seed"].configurationProperties["refreshToken"] == final

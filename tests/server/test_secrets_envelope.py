@@ -176,8 +176,13 @@ def test_load_refuses_a_readable_keystore_naming_it(tmp_path: Path) -> None:
     keystore.chmod(0o644)
     with pytest.raises(ConfigurationError) as error:
         load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
-    first = str(error.value.issues[0])
-    assert first.startswith(f"{keystore}: mode 0644 lets other users at the keys")
+    messages = [str(issue) for issue in error.value.issues]
+    assert (
+        messages[0]
+        == f"{keystore}: mode 0644 lets other users at the keys; run `chmod 600 {keystore}`"
+    )
+    assert all("refused (see the keystore's own error)" in m for m in messages[1:])
+    assert len(messages) == 3
 
 
 @pytest.mark.parametrize(
