@@ -56,7 +56,8 @@ def persist_property(
         secret = secret or is_crypto(current)
         stored: object = plain
         if secret:
-            keystore = loaded.keystore or Keystore.open(loaded.keystore_path)[0]
+            # Read afresh: a rotation since the load may have retired the key loaded then.
+            keystore, _ = Keystore.open(loaded.keystore_path)
             stored = encrypt(keystore, plain, Place(path.name, where))
         write_atomic(path, set_member(text, [PROPERTIES], property_name, stored).encode("utf-8"))
         # Still under the file's lock, so memory sees the writes in the order the file did.

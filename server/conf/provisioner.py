@@ -305,8 +305,24 @@ def _read(
             place = Place(path.name, json_path([PROPERTIES, prop]))
             sealed = encrypt(keystore, plain, place)
             text = replace_value(text, [PROPERTIES, prop], sealed)
-            result.encrypted.append(prop)
-        write_atomic(path, text.encode("utf-8"))
+        try:
+            write_atomic(path, text.encode("utf-8"))
+        except OSError as error:
+            # A read-only conf/ (a ConfigMap, say) cannot keep its secrets encrypted: refuse,
+            # rather than run with secrets in clear text at rest.
+            names = ", ".join(prop for prop, _ in to_encrypt)
+            result.issues.append(
+                ConfigIssue(
+                    display,
+                    "",
+                    f"holds {names} in plain text and cannot be rewritten encrypted "
+                    f"({error.strerror or error}); make the file writable, or give the "
+                    "secrets through &{...} substitution",
+                )
+            )
+            result.config = None
+            return result
+        result.encrypted.extend(prop for prop, _ in to_encrypt)
     return result
 
 

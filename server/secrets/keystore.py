@@ -77,11 +77,16 @@ class Keystore:
         encrypted values exist usually means a secret file was not mounted: callers say so).
         """
         if not path.exists() and create:
-            with locked(_ensure_private_directory(path)):
-                if not path.exists():
-                    key_id, key = _new_key()
-                    _write(path, key_id, {key_id: key})
-                    return cls(path, key_id, MappingProxyType({key_id: key})), True
+            try:
+                with locked(_ensure_private_directory(path)):
+                    if not path.exists():
+                        key_id, key = _new_key()
+                        _write(path, key_id, {key_id: key})
+                        return cls(path, key_id, MappingProxyType({key_id: key})), True
+            except OSError as error:
+                raise KeystoreError(
+                    f"{path}: cannot create the keystore: {error.strerror or error}"
+                ) from None
         return cls.load(path), False
 
     @classmethod
@@ -92,6 +97,8 @@ class Keystore:
             document = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise KeystoreError(f"{path}: keystore not found") from None
+        except OSError as error:
+            raise KeystoreError(f"{path}: cannot read: {error.strerror or error}") from None
         except (ValueError, UnicodeDecodeError) as error:
             raise KeystoreError(
                 f"{path}: not a JSON keystore ({error.__class__.__name__})"

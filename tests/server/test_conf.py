@@ -26,7 +26,8 @@ from server.conf import (
 )
 from server.keyhash import hash_key
 from server.properties import update
-from server.secrets.envelope import is_crypto
+from server.secrets import maintenance
+from server.secrets.envelope import is_crypto, key_id_of
 from server.settings import ServerSettings
 from tests.server.conf_samples import (
     HUBSPOT_CONNECTOR,
@@ -514,3 +515,18 @@ async def test_persist_property_from_the_event_loop(conf_dir: Path) -> None:
     again = load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
     # The last writer to the file is also the last writer in memory.
     assert again.configurations["seed"].configurationProperties["refreshToken"] == final
+
+
+def test_persist_property_uses_the_keystore_as_it_is_now(conf_dir: Path) -> None:
+    path = write_seed_provisioner(conf_dir)
+    loaded = load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
+    assert loaded.keystore is not None
+    rotated, new_id = loaded.keystore.with_new_key(activate=True)
+    maintenance.rotate([path], rotated)
+    rotated.without_key(loaded.keystore.active_id)  # the key the daemon loaded is gone
+    persist_property(loaded, "seed", "refreshToken", GuardedString("after-rotation"))
+    stored = json.loads(path.read_text(encoding="utf-8"))["configurationProperties"]
+    assert key_id_of(stored["refreshToken"]) == new_id
+    assert load_conf(conf_dir, SAMPLE_ENV).configurations["seed"].configurationProperties[
+        "refreshToken"
+    ] == GuardedString("after-rotation")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import errno
 import json
 import os
 import stat
@@ -257,3 +258,40 @@ def test_a_tampered_file_is_refused(tmp_path: Path) -> None:
         "$.configurationProperties.refreshToken",
     ]
     assert all("moved from another property" in issue.message for issue in error.value.issues)
+
+
+def test_a_keystore_that_cannot_be_created_is_a_configuration_error(tmp_path: Path) -> None:
+    conf_dir = copy_conf(tmp_path)
+    write_seed_provisioner(conf_dir)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    where = blocker / "keystore.json"
+    with pytest.raises(ConfigurationError) as error:
+        load_conf(conf_dir, SAMPLE_ENV | {"RCS_KEYSTORE": str(where)}, confidential=confidential)
+    assert [str(i) for i in error.value.issues] == [
+        f"{conf_dir / 'provisioner.openicf-seed.json'}: cannot encrypt its secrets: {where}: "
+        "cannot create the keystore: Not a directory"
+    ]
+
+
+def test_a_read_only_file_with_plain_secrets_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf_dir = copy_conf(tmp_path)
+    path = write_seed_provisioner(conf_dir)
+    before = path.read_bytes()
+
+    def read_only(target: Path, data: bytes, *, mode: int | None = None) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+
+    # A test cannot mount a read-only file system (and root ignores file modes): the write
+    # fails here as it would there.
+    monkeypatch.setattr("server.conf.provisioner.write_atomic", read_only)
+    with pytest.raises(ConfigurationError) as error:
+        load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
+    assert [str(i) for i in error.value.issues] == [
+        f"{path}: holds clientSecret, refreshToken in plain text and cannot be rewritten "
+        "encrypted (Read-only file system); make the file writable, or give the secrets "
+        "through &{...} substitution"
+    ]
+    assert path.read_bytes() == before
