@@ -210,7 +210,7 @@ def _read(
         issue([], "must be a JSON object")
         return result
 
-    # &{...} substitution everywhere but in $crypto values (openicf-rcs.md §3.2 keys kept).
+    # IDM's &{...} substitution in every value, $crypto values excepted (server.conf.substitution).
     errors: list[tuple[list[str | int], str]] = []
     data: dict[str, Any] = {}
     from_tokens: set[str] = set()
