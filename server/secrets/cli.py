@@ -14,16 +14,18 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from server.atomicfile import locked, write_atomic
+from server.conf.errors import ConfigurationError
 from server.conf.loader import PROPERTIES_FILE, keystore_path
 from server.conf.provisioner import PROPERTIES, PROVISIONER_PREFIX, provisioner_files
 from server.keyhash import hash_key
-from server.properties import update
+from server.properties import PropertiesError, update
 from server.secrets import maintenance
-from server.secrets.envelope import Place, encrypt
-from server.secrets.jsonedit import json_path, set_member
+from server.secrets.envelope import Place, SecretError, encrypt
+from server.secrets.jsonedit import JsonEditError, json_path, set_member
 from server.secrets.keystore import Keystore, KeystoreError
 
 __all__ = ["add_subcommands"]
@@ -47,7 +49,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     source.add_argument(
         "--generate", action="store_true", help="make a random key and print it once"
     )
-    key_set.set_defaults(func=_key_set)
+    key_set.set_defaults(func=_reporting(_key_set))
 
     group = subparsers.add_parser("secrets", help="encrypted values in provisioner files")
     commands = group.add_subparsers(dest="secrets_command", required=True)
@@ -55,7 +57,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     keygen = commands.add_parser("keygen", help="add a new key to the keystore")
     _conf_option(keygen, keystore=True)
     keygen.add_argument("--activate", action="store_true", help="encrypt with it from now on")
-    keygen.set_defaults(func=_keygen)
+    keygen.set_defaults(func=_reporting(_keygen))
 
     encrypt_ = commands.add_parser(
         "encrypt",
@@ -70,18 +72,39 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     encrypt_.add_argument("--property", required=True, help="the configurationProperties key")
     encrypt_.add_argument("--value-file", type=Path, help="read the value from this file")
     encrypt_.add_argument("--write", action="store_true", help="store it in the file")
-    encrypt_.set_defaults(func=_encrypt)
+    encrypt_.set_defaults(func=_reporting(_encrypt))
 
     rotate = commands.add_parser("rotate", help="re-encrypt every value under the active key")
     _conf_option(rotate, keystore=True)
     rotate.add_argument(
         "--retire", action="store_true", help="then remove keys no value uses any more"
     )
-    rotate.set_defaults(func=_rotate)
+    rotate.set_defaults(func=_reporting(_rotate))
 
     verify = commands.add_parser("verify", help="check that every encrypted value decrypts")
     _conf_option(verify, keystore=True)
-    verify.set_defaults(func=_verify)
+    verify.set_defaults(func=_reporting(_verify))
+
+
+def _reporting(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the errors an operator can fix into one line on stderr and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (
+            ConfigurationError,
+            KeystoreError,
+            PropertiesError,
+            SecretError,
+            JsonEditError,
+        ) as error:
+            print(f"error: {error}", file=sys.stderr)
+        except OSError as error:
+            print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return _FAILED
+
+    return run
 
 
 def _conf_option(parser: argparse.ArgumentParser, *, keystore: bool = False) -> None:
@@ -158,11 +181,7 @@ def _encrypt(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    try:
-        keystore = Keystore.load(_keystore(args))
-    except KeystoreError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return _FAILED
+    keystore = Keystore.load(_keystore(args))
     files = provisioner_files(args.conf)
     reports = maintenance.rotate(files, keystore)
     for report in reports:
@@ -183,11 +202,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    try:
-        keystore = Keystore.load(_keystore(args))
-    except KeystoreError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return _FAILED
+    keystore = Keystore.load(_keystore(args))
     reports = maintenance.verify(provisioner_files(args.conf), keystore)
     for report in reports:
         print(report)

@@ -208,3 +208,14 @@ def test_keystore_option_for_a_mounted_secret(conf_dir: Path, tmp_path: Path, ru
     status, out, _ = run("secrets", "verify", "--conf", str(conf_dir), "--keystore", str(mounted))
     assert status == 0
     assert out.count(": ok\n") == 2
+
+
+def test_operator_errors_are_one_line_and_status_1(conf_dir: Path, run: Runner) -> None:
+    status, _, err = run(
+        "secrets", "encrypt", "--conf", str(conf_dir), "--file", "missing",
+        "--property", "clientSecret", "--write", stdin="x",
+    )  # fmt: skip
+    assert status == 1
+    assert err.startswith("error: ")
+    assert "provisioner.openicf-missing.json" in err
+    assert "Traceback" not in err
