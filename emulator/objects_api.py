@@ -474,7 +474,13 @@ async def search(request: web.Request) -> web.Response:
     """POST search; results never carry associations (§1.2)."""
     state, table = _context(request)
     parsed = parse_search_request(await read_json(request), search_limits(state.settings))
-    page = run_search(parsed, table, state.store.associations, state.clock.monotonic())
+    page = run_search(
+        parsed,
+        table,
+        state.store.associations,
+        state.clock.monotonic(),
+        indexing_delay=state.settings.indexing_delay_s > 0,
+    )
     renderer = _renderer(
         state, table, properties=list(parsed.properties) if parsed.properties else None
     )
