@@ -128,6 +128,15 @@ def _batch_inputs(body: object, state: State) -> list[Any]:
     return inputs
 
 
+def _names(raw: object, field: str) -> list[str] | None:
+    """An optional list of property names in a batch body."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise bad_request(f"{field} must be a list of property names")
+    return raw or None
+
+
 def _properties_of(item: object) -> Mapping[str, object]:
     raw = item.get("properties", {}) if isinstance(item, dict) else None
     if not isinstance(raw, dict):
@@ -282,12 +291,14 @@ async def batch_read(request: web.Request) -> web.Response:
     body = await read_json(request)
     inputs = _batch_inputs(body, state)
     id_property = body.get("idProperty")
+    if id_property is not None and not isinstance(id_property, str):
+        raise bad_request("idProperty must be a property name")
     archived = query_bool(request, "archived", False)
     renderer = _renderer(
         state,
         table,
-        properties=body.get("properties") or None,
-        with_history=body.get("propertiesWithHistory") or None,
+        properties=_names(body.get("properties"), "properties"),
+        with_history=_names(body.get("propertiesWithHistory"), "propertiesWithHistory"),
     )
     results, missing = [], []
     for item in inputs:
