@@ -10,6 +10,7 @@ from hubspot.crm.associations.v4 import (
     ApiException,
     AssociationSpec,
     BatchInputPublicAssociationMultiArchive,
+    BatchInputPublicAssociationMultiPost,
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
 )
@@ -199,3 +200,49 @@ async def test_errors(emu: Emulator, sdk: HubSpot, http: Http) -> None:
     assert (status, body["category"]) == (400, "VALIDATION_ERROR")
     status, body, _ = await http.call("GET", "/crm/v4/objects/contacts/1001/associations/deals")
     assert (status, json.dumps(body["category"])) == (403, '"MISSING_SCOPES"')
+
+
+async def test_batch_labelled_create_and_labels_archive(emu: Emulator, sdk: HubSpot) -> None:
+    contact_id, first, _ = _ids(emu)
+    batch = sdk.crm.associations.v4.batch_api
+    primary = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 2}
+    created = await in_thread(
+        batch.create,
+        "companies",
+        "contacts",
+        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(
+            inputs=[{"from": {"id": str(first)}, "to": {"id": str(contact_id)}, "types": [primary]}]
+        ),
+    )
+    assert created.results[0].labels == ["Primary"]
+    assert emu.store.associations.of("contacts", contact_id, "companies")[first] == {1, 279}
+    await in_thread(
+        batch.archive_labels,
+        "companies",
+        "contacts",
+        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(
+            inputs=[{"from": {"id": str(first)}, "to": {"id": str(contact_id)}, "types": [primary]}]
+        ),
+    )
+    assert emu.store.associations.of("contacts", contact_id, "companies")[first] == {279}
+    contact = emu.store.contacts.get(contact_id)
+    assert contact is not None
+    assert "associatedcompanyid" not in contact.props
+
+
+async def test_list_pages_inside_v4(emu: Emulator, http: Http) -> None:
+    company = emu.store.companies.live()[0]
+    total = len(emu.store.associations.of("companies", company.id, "contacts"))
+    assert total > 2
+    seen: list[int] = []
+    after = None
+    while True:
+        params = {"limit": "2", **({"after": after} if after else {})}
+        _, body, _ = await http.call(
+            "GET", f"/crm/v4/objects/companies/{company.id}/associations/contacts", params=params
+        )
+        seen += [r["toObjectId"] for r in body["results"]]
+        after = body.get("paging", {}).get("next", {}).get("after")
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == total

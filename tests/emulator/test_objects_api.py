@@ -19,6 +19,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
 )
+from hubspot.crm.deals import ApiException as DealsApiException
 
 from emulator import Emulator, EmulatorSettings
 from emulator.values import parse_datetime_ms
@@ -433,3 +434,30 @@ async def test_location_header_is_a_setting(http: Http) -> None:
         "POST", "/crm/v3/objects/contacts", json={"properties": {"email": "loc@example.com"}}
     )
     assert headers["Location"].endswith(f"/crm/v3/objects/contacts/{body['id']}")
+
+
+async def test_companies_through_the_sdk(emu: Emulator, sdk: HubSpot) -> None:
+    api = sdk.crm.companies
+    page = await in_thread(api.basic_api.get_page, limit=2, associations=["contacts"])
+    assert len(page.results) == 2
+    assert page.results[0].associations["contacts"].results
+    domain = page.results[0].properties["domain"]
+    found = await in_thread(api.basic_api.get_by_id, domain, id_property="domain")
+    assert found.id == page.results[0].id
+    result = await in_thread(
+        api.search_api.do_search,
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "domain", "operator": "EQ", "value": domain}]}
+            ]
+        },
+    )
+    assert [r.id for r in result.results] == [found.id]
+    assert len(await in_thread(api.get_all)) == 5
+
+
+async def test_unemulated_object_types_through_the_sdk(sdk: HubSpot) -> None:
+    with pytest.raises(DealsApiException) as caught:
+        await in_thread(sdk.crm.deals.basic_api.get_page)
+    assert caught.value.status == 403
+    assert json.loads(caught.value.body)["category"] == "MISSING_SCOPES"

@@ -481,3 +481,24 @@ def test_any_search_body_is_answered_or_rejected_with_a_400(body: Any) -> None:
         assert (rejected.status, rejected.body["category"]) == (400, "VALIDATION_ERROR")
     else:
         assert 0 <= len(page.results) <= request.limit
+
+
+@pytest.mark.parametrize(
+    ("sorts", "expected"),
+    [
+        (
+            [{"propertyName": "numberofemployees", "direction": "DESCENDING"}],
+            ["big", "mid", "small"],
+        ),
+        (["numberofemployees"], ["small", "mid", "big"]),
+        (["-hs_object_id"], ["big", "mid", "small"]),
+        (["-hs_lastmodifieddate"], ["big", "mid", "small"]),
+        (["industry"], ["mid", "small", "big"]),  # unset values last, in creation order
+    ],
+)
+async def test_company_sorting(
+    emu: Emulator, http: Http, sorts: list[Any], expected: list[str]
+) -> None:
+    status, body = await _search(http, "companies", {"sorts": sorts})
+    assert status == 200
+    assert _names(emu, "companies", [r["id"] for r in body["results"]]) == expected
