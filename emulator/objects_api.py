@@ -422,8 +422,9 @@ async def batch_update(request: web.Request) -> web.Response:
             {
                 "status": "error",
                 "category": "OBJECT_NOT_FOUND",
-                "message": f"Could not update some {table.object_type.label} objects, they may "
-                "be deleted or not exist. Check that ids are valid.",
+                # The same text as batch read's: HubSpot reuses it here.
+                "message": f"Could not get some {table.object_type.label} objects, they may be "
+                "deleted or not exist. Check that ids are valid.",
                 "context": {"ids": missing},
             }
         )

@@ -55,6 +55,7 @@ async def test_invalid_json_is_400(http: Http) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert (status, body["category"]) == (400, "VALIDATION_ERROR")
+    assert body["message"].startswith("Invalid input JSON on line 1, column 2: ")
 
 
 async def test_array_parameters_repeated_or_comma_separated(http: Http) -> None:

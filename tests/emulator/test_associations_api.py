@@ -125,6 +125,8 @@ async def test_batch_read_lists_unassociated_ids_in_a_207(emu: Emulator, sdk: Hu
     assert result.results[0].to[0].to_object_id == str(first)  # the SDK types it a string
     assert result.num_errors == 1
     assert result.errors[0].sub_category == "crm.associations.NO_ASSOCIATIONS_FOUND"
+    assert result.errors[0].message == "No company is associated with contact 999999."
+    assert result.errors[0].context["toObjectType"] == ["company"]
 
 
 async def test_batch_read_of_a_same_type_pair_is_not_a_400(emu: Emulator, http: Http) -> None:

@@ -461,3 +461,20 @@ async def test_unemulated_object_types_through_the_sdk(sdk: HubSpot) -> None:
         await in_thread(sdk.crm.deals.basic_api.get_page)
     assert caught.value.status == 403
     assert json.loads(caught.value.body)["category"] == "MISSING_SCOPES"
+
+
+async def test_batch_update_with_a_missing_id_is_207(http: Http) -> None:
+    status, body, _ = await http.call(
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        json={
+            "inputs": [
+                {"id": "1001", "properties": {"city": "Lyon"}},
+                {"id": "999999", "properties": {"city": "Lyon"}},
+            ]
+        },
+    )
+    assert status == 207
+    assert [r["properties"]["city"] for r in body["results"]] == ["Lyon"]
+    assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert body["errors"][0]["context"] == {"ids": ["999999"]}
