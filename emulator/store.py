@@ -164,12 +164,6 @@ class ObjectTable:
         """Values a property had, newest first (for `propertiesWithHistory`)."""
         return self._history.get(record.id, {}).get(name, [])
 
-    def value(self, record: Record, name: str) -> str | None:
-        """A property value as the API shows it, server-kept ones included."""
-        if name == "hs_object_id":
-            return str(record.id)
-        return record.props.get(name)
-
     # -- writing --------------------------------------------------------------------------------
 
     def validate(

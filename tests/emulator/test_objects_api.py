@@ -478,3 +478,15 @@ async def test_batch_update_with_a_missing_id_is_207(http: Http) -> None:
     assert [r["properties"]["city"] for r in body["results"]] == ["Lyon"]
     assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
     assert body["errors"][0]["context"] == {"ids": ["999999"]}
+
+
+async def test_history_of_server_kept_properties(http: Http) -> None:
+    _, body, _ = await http.call(
+        "GET",
+        "/crm/v3/objects/contacts/1001",
+        params={"propertiesWithHistory": "createdate,lastmodifieddate,hs_object_id"},
+    )
+    history = body["propertiesWithHistory"]
+    assert history["createdate"][0]["value"] == body["createdAt"]
+    assert history["lastmodifieddate"][0]["value"] == body["updatedAt"]
+    assert history["hs_object_id"][0]["value"] == "1001"
