@@ -11,7 +11,7 @@ import structlog
 from client.connection import RcsClient
 from connector.memory import MemoryConnector
 from connector.registry import ConnectorRegistry
-from protocol.configuration import InlineConfiguration, ObjectPoolConfiguration
+from protocol.configuration import InlineConfiguration
 from server import keyhash
 from server.app import ConnectorServer, HostedConfiguration
 from server.settings import ServerSettings
@@ -37,14 +37,14 @@ def settings(**overrides: Any) -> ServerSettings:
 
 
 def memory_configuration(
-    pool: ObjectPoolConfiguration | None = None,
+    pool: dict[str, int] | None = None,
     timeouts: dict[str, int] | None = None,
     **properties: Any,
 ) -> InlineConfiguration:
     return InlineConfiguration.model_validate(
         {
             "configurationProperties": properties,
-            "poolConfigOption": (pool or ObjectPoolConfiguration()).model_dump(),
+            "poolConfigOption": pool or {},
             "operationTimeout": timeouts or {},
         }
     )

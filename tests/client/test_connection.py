@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from client.connection import RcsClient
-from protocol.configuration import ConfigurationRef, ObjectPoolConfiguration
+from protocol.configuration import ConfigurationRef
 from protocol.errors import (
     AlreadyExistsException,
     ConfigurationException,
@@ -202,7 +202,7 @@ async def test_two_clients_share_a_named_pool(rcs: ConnectorServer) -> None:
 
 
 async def test_pool_wait_expires_with_a_clear_error(client: RcsClient) -> None:
-    pool = ObjectPoolConfiguration(maxObjects=1, maxWait=20)
+    pool = {"maxObjects": 1, "maxWait": 20}
     facade = client.facade_for(MEMORY_KEY, memory_configuration(pool, blockOn=["TEST"]))
     holder = asyncio.ensure_future(facade.test())
     await asyncio.sleep(0)
