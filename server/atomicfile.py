@@ -19,6 +19,7 @@ import fcntl
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,18 +71,43 @@ def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the directory of `path` for a read-modify-write of the file.
 
     The lock is flock(2) on the directory, not on the file: the file's inode changes at every
-    rename, and a lock file would be litter in `conf/`. flock excludes other open file
-    descriptions too, so it serializes threads of this process and other processes (the daemon
-    persisting a refresh token while an operator runs `hubspot-rcs secrets rotate`). Blocking:
-    call it from a worker thread in async code.
+    rename, and a lock file would be litter in `conf/`. flock serializes processes (the daemon
+    persisting a refresh token while an operator runs `hubspot-rcs secrets rotate`); threads of
+    this process queue on a re-entrant lock first, so one thread may lock a directory it already
+    holds (two flocks from one process on two descriptors would deadlock). Blocking: call it
+    from a worker thread in async code.
     """
-    directory = Path(os.path.realpath(path)).parent
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+    directory = os.path.dirname(os.path.realpath(path))
+    with _registry_guard:
+        lock = _registry.setdefault(directory, _DirectoryLock())
+    with lock.thread_lock:
+        if lock.depth == 0:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            lock.fd = fd
+        lock.depth += 1
+        try:
+            yield
+        finally:
+            lock.depth -= 1
+            if lock.depth == 0:
+                os.close(lock.fd)  # closing the descriptor releases the flock
+                lock.fd = -1
+
+
+class _DirectoryLock:
+    def __init__(self) -> None:
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.fd = -1
+
+
+_registry: dict[str, _DirectoryLock] = {}
+_registry_guard = threading.Lock()
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -137,7 +137,7 @@ def _parse(stored: str) -> _Scrypt | _JavaSha1:
     if len(digest) == _SHA1_BYTES:
         return _JavaSha1(digest)
     raise KeyHashError(
-        "connectorserver.key is neither a scrypt$... hash nor a Base64 SHA-1 digest; "
+        "the stored key hash is neither a scrypt$... hash nor a Base64 SHA-1 digest; "
         "set it with `hubspot-rcs key set`"
     )
 

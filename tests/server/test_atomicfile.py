@@ -4,56 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import stat
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from server.atomicfile import locked, write_atomic
-
-# The system calls write_atomic makes; the child is killed at the k-th of them, for every k.
-_INTERCEPTED = ("open", "fchmod", "fchown", "write", "fsync", "close", "replace")
-
-
-def run_killed_at(step: int, action: Callable[[], None]) -> bool:
-    """Run `action` in a forked child that SIGKILLs itself at its `step`-th intercepted call.
-
-    A write at the fatal step first writes half its buffer, so a torn write is covered too.
-    Returns True if the child was killed, False if `action` finished before reaching `step`.
-    """
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        status = 1
-        try:
-            count = 0
-
-            def intercept(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
-                def call(*args: Any, **kwargs: Any) -> Any:
-                    nonlocal count
-                    count += 1
-                    if count == step:
-                        if name == "write":
-                            real(args[0], bytes(args[1])[: len(args[1]) // 2])
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    return real(*args, **kwargs)
-
-                return call
-
-            for name in _INTERCEPTED:
-                setattr(os, name, intercept(name, getattr(os, name)))
-            action()
-            status = 0
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        assert os.WTERMSIG(status) == signal.SIGKILL
-        return True
-    assert os.WEXITSTATUS(status) == 0, "the child failed before reaching the kill point"
-    return False
+from tests.server.crash import run_killed_at
 
 
 def test_killed_at_every_step_leaves_old_or_new(tmp_path: Path) -> None:
