@@ -114,6 +114,7 @@ class ConnectorServer:
         self._ids = itertools.count(1)
         self._ws: Server | None = None
         self._housekeeper: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
         self._limits = dispatch.Limits(
             settings.search_frame_max_objects, settings.search_frame_max_bytes
         )
@@ -162,8 +163,8 @@ class ConnectorServer:
         return f"{scheme}://{host}:{self.port}{self.settings.path}"
 
     async def serve_forever(self) -> None:
-        assert self._ws is not None
-        await self._ws.wait_closed()
+        """Return once the server has stopped (after `drain()` or `aclose()`)."""
+        await self._stopped.wait()
 
     async def drain(self, timeout_s: float | None = None) -> None:
         """Stop taking work, let running operations finish, then close (SIGTERM, §B5).
@@ -195,6 +196,7 @@ class ConnectorServer:
             self._ws = None
         await self.pools.aclose()
         log.info("server.stopped")
+        self._stopped.set()
 
     async def __aenter__(self) -> Self:
         await self.start()
