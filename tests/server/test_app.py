@@ -16,7 +16,7 @@ from tests.server.test_auth import http_get
 
 async def test_drain_lets_running_work_finish_and_refuses_new_work() -> None:
     configurations = {
-        "slow": hosted("slow", memory_configuration(seed=30, pageSize=10, pageDelayMs=20)),
+        "slow": hosted("slow", memory_configuration(seed=30, pageSize=10, pageDelayMs=5)),
         "stuck": hosted("stuck", memory_configuration(blockOn=["TEST"])),
     }
     server = ConnectorServer(settings(), registry(), configurations)
