@@ -204,6 +204,8 @@ class RcsClient:
 
     async def aclose(self) -> None:
         await self.ws.close()
+        for pending in self._pending.values():
+            pending.abandon()  # a reader waiting for room in a stream's queue must go on
         if self._reader is not None:
             await asyncio.wait([self._reader])
 
@@ -497,6 +499,10 @@ def _uid(uid: Uid | str) -> Uid:
     return uid if isinstance(uid, Uid) else Uid(value=uid)
 
 
+_BACKGROUND: set[asyncio.Task[None]] = set()
+"""Cancels sent on behalf of dropped streams (held here so they are not collected mid-run)."""
+
+
 class _Stream:
     """A streamed answer: parts in sequence, cancelled when left before its end."""
 
@@ -553,6 +559,17 @@ class _Stream:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.shield(self.aclose())
+
+    def __del__(self) -> None:
+        # A stream dropped unfinished without `async with` or `aclose()` (a `break` out of a
+        # bare `async for`): free the reader now, and cancel the request on the server.
+        if self.done or self.request_id is None or self._pending is None:
+            return
+        self._pending.abandon()
+        with contextlib.suppress(RuntimeError):  # no running loop: the client is gone too
+            task = asyncio.get_running_loop().create_task(self.aclose())
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
 
 
 class SearchResults(_Stream):

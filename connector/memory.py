@@ -381,13 +381,28 @@ class MemoryConnector(
         arguments: dict[str, JsonValue],
         options: OperationOptions,
     ) -> JsonValue:
-        """`echo` returns its text and arguments; `count` counts the objects of a class."""
+        """`echo` returns its text and arguments; `count` counts the objects of a class;
+        `persist` stores `arguments["value"]` as the configuration property the text names
+        (as a connector keeps a rotated token, through `ConnectorContext.persist_property`)."""
         await self._enter("SCRIPT_ON_CONNECTOR")
         if language == "echo":
             return {"script": script, "arguments": arguments}
         if language == "count":
             return len(self._class(script.strip()))
-        raise UnsupportedOperationException(f"script language {language!r} (try echo, count)")
+        if language == "persist":
+            persist = self.context.persist_property
+            if persist is None:
+                raise UnsupportedOperationException(
+                    "this configuration came inline: the server cannot store its properties"
+                )
+            value = arguments.get("value")
+            if not isinstance(value, str):
+                raise InvalidAttributeValueException("persist takes a string argument `value`")
+            await persist(script.strip(), GuardedString(value))
+            return True
+        raise UnsupportedOperationException(
+            f"script language {language!r} (try echo, count, persist)"
+        )
 
     async def sync(
         self, object_class: str, token: SyncToken | None, options: OperationOptions

@@ -126,6 +126,7 @@ async def run(
             await outbox.answer(OperationResponse(create=CreateOpResponse(uid=uid)))
         case "get":
             found = await _get(connector, request, results)
+            outbox.objects = 0 if found is None else 1
             await outbox.answer(OperationResponse(get=GetOpResponse(connectorObject=found)))
         case "search":
             await _search(connector, request, results, limits, outbox)

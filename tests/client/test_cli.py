@@ -176,6 +176,16 @@ def test_create_get_update_delete_script(served: Served) -> None:
     ) == [40]
 
 
+def test_a_connector_can_persist_a_property_encrypted(served: Served) -> None:
+    assert lines(
+        client(served, "script", "memory", "--language", "persist", "--text", "apiKey",
+               "--arg", "value=rotated-token")
+    ) == [True]  # fmt: skip
+    stored = json.loads((served.conf / "provisioner.openicf-memory.json").read_text())
+    assert "$crypto" in stored["configurationProperties"]["apiKey"]
+    assert "rotated-token" not in json.dumps(stored)
+
+
 def test_schema(served: Served) -> None:
     [schema] = lines(client(served, "schema", "memory"))
     assert {c["type"] for c in schema["objectClasses"]} == {"contact", "company"}
