@@ -242,6 +242,12 @@ class RcsClient:
         self._pending[message_id] = pending
         return message_id, pending
 
+    def _forget(self, message_id: int) -> None:
+        """Stop routing frames to a request; a reader waiting for its queue goes on."""
+        pending = self._pending.pop(message_id, None)
+        if pending is not None:
+            pending.abandon()
+
     async def _send(self, frame: RequestFrame) -> None:
         try:
             await self.ws.send(encode(frame))
@@ -266,7 +272,7 @@ class RcsClient:
                     await asyncio.shield(self._cancel_quietly(message_id))
                 raise
         finally:
-            self._pending.pop(message_id, None)
+            self._forget(message_id)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         return frame.response
@@ -278,7 +284,7 @@ class RcsClient:
             await self._send(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
             frame = await pending.get()
         finally:
-            self._pending.pop(0, None)
+            self._forget(0)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         self.server_session = frame.response.handshake
@@ -542,7 +548,7 @@ class _Stream:
     def _finish(self) -> None:
         self.done = True
         if self.request_id is not None:
-            self._client._pending.pop(self.request_id, None)
+            self._client._forget(self.request_id)
 
     async def aclose(self) -> None:
         """Stop the request if it is still running (sends a cancel)."""
@@ -551,7 +557,7 @@ class _Stream:
             try:
                 await self._client._cancel_quietly(self.request_id)
             finally:
-                self._client._pending.pop(self.request_id, None)
+                self._client._forget(self.request_id)
 
     async def __aenter__(self) -> Self:
         await self.start()
