@@ -172,10 +172,11 @@ async def _get(
         return None if found is None else handler.project(found)
     searcher: SearchOp = _require(connector, SearchOp, "GET")
     by_uid = Equals(attribute=UID, value=op.uid.value)
+    matching = ResultsHandler(results, by_uid, op.options)
     pages = searcher.search(op.objectClass, by_uid, op.options)
     try:
         async for page in pages:
-            for obj in ResultsHandler(results, by_uid, op.options).apply(page):
+            for obj in matching.apply(page):
                 return obj
     finally:
         await _close(pages)

@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
 
+from client.connection import RcsClient
 from connector.memory import MemoryStore
 from server.app import ConnectorServer, HostedConfiguration
 from server.settings import ServerSettings
@@ -140,17 +141,19 @@ BAD_FRAMES: list[tuple[str, str, int, str]] = [
     ("case", "text", "message_id", "says"), BAD_FRAMES, ids=[c[0] for c in BAD_FRAMES]
 )
 async def test_a_bad_frame_costs_one_error_frame(
-    peer: RawPeer, case: str, text: str, message_id: int, says: str
+    peer: RawPeer, client: RcsClient, case: str, text: str, message_id: int, says: str
 ) -> None:
+    memory = await client.facade("memory")  # another connection, open all along
     await peer.handshake()
     await peer.send(text)
     answer = await peer.receive()
     assert answer["messageId"] == message_id
     assert error_of(answer)["exceptionClass"] == ILLEGAL
     assert says in error_of(answer)["message"]
-    # The same connection goes on.
+    # The same connection goes on, and so do the others.
     await peer.operation(9, "memory", test={})
     assert (await peer.receive()) == {"messageId": 9, "response": {"operation": {"test": {}}}}
+    await memory.test()
 
 
 async def test_a_request_before_the_handshake_is_refused_and_the_socket_stays(
