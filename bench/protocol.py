@@ -122,9 +122,10 @@ async def search_throughput(facade: Facade, objects: int) -> tuple[float, float]
     return count / elapsed, elapsed
 
 
-async def get_latencies(facade: Facade, in_flight: int, total: int) -> tuple[float, float]:
-    """(p50, p99) in milliseconds of `total` gets, `in_flight` at a time on one socket."""
+async def get_latencies(facade: Facade, in_flight: int, total: int) -> tuple[float, float, float]:
+    """(p50, p99 in milliseconds, gets per second) of `total` gets, `in_flight` at a time."""
     latencies: list[float] = []
+    started = time.perf_counter()
 
     async def worker(offset: int) -> None:
         for i in range(offset, total, in_flight):
@@ -134,8 +135,9 @@ async def get_latencies(facade: Facade, in_flight: int, total: int) -> tuple[flo
             assert found is not None
 
     await asyncio.gather(*(worker(i) for i in range(in_flight)))
+    rate = total / (time.perf_counter() - started)
     quantiles = statistics.quantiles(latencies, n=100)
-    return quantiles[49] * 1000, quantiles[98] * 1000
+    return quantiles[49] * 1000, quantiles[98] * 1000, rate
 
 
 async def slow_reader_rss(facade: Facade, objects: int, server_pid: int) -> tuple[float, float]:
@@ -160,6 +162,8 @@ class Figures:
     p99_1: float
     p50_64: float
     p99_64: float
+    rate_1: float
+    rate_64: float
     rss_mib: float
     rss_objects: int
     rss_seconds: float
@@ -172,11 +176,21 @@ async def measure(port: int, pid: int, *, stream: int, gets: int, million: int) 
         streams = await client.facade("stream")
         await get_latencies(gets_facade, 1, 500)  # warm up both processes
         rates = [(await search_throughput(streams, stream))[0] for _ in range(3)]
-        p50_1, p99_1 = await get_latencies(gets_facade, 1, gets)
-        p50_64, p99_64 = await get_latencies(gets_facade, 64, gets * 4)
+        p50_1, p99_1, rate_1 = await get_latencies(gets_facade, 1, gets)
+        p50_64, p99_64, rate_64 = await get_latencies(gets_facade, 64, gets * 4)
         rss, seconds = await slow_reader_rss(await client.facade("million"), million, pid)
     return Figures(
-        statistics.median(rates), stream, p50_1, p99_1, p50_64, p99_64, rss, million, seconds
+        statistics.median(rates),
+        stream,
+        p50_1,
+        p99_1,
+        p50_64,
+        p99_64,
+        rate_1,
+        rate_64,
+        rss,
+        million,
+        seconds,
     )
 
 
@@ -208,12 +222,20 @@ def report(f: Figures) -> str:
             f"objects, median of 3) | **{f.throughput:,.0f} objects/s** | >= 50,000: "
             f"{ok(f.throughput >= 50_000)} |",
             f"| get round trip, 1 in flight | p50 **{f.p50_1:.3f} ms**, p99 {f.p99_1:.3f} ms "
-            f"| p50 < 1 ms: {ok(f.p50_1 < 1)} |",
+            f"({f.rate_1:,.0f} gets/s) | p50 < 1 ms: {ok(f.p50_1 < 1)} |",
             f"| get round trip, 64 in flight on one socket | p50 {f.p50_64:.3f} ms, "
-            f"p99 {f.p99_64:.3f} ms | |",
+            f"p99 {f.p99_64:.3f} ms ({f.rate_64:,.0f} gets/s) | |",
             f"| server peak RSS growth, {f.rss_objects:,} objects to a slow reader "
             f"({f.rss_seconds:.0f} s) | **{f.rss_mib:.1f} MiB** | < 50 MiB: "
             f"{ok(f.rss_mib < 50)} |",
+            "",
+            "With 64 in flight, latency is queueing: one socket's gets share one server process, "
+            "so the rate, not the single round trip, is the figure to compare. The slow reader "
+            "pauses 2 ms after each part and so takes "
+            f"{f.rss_objects / f.rss_seconds:,.0f} objects/s, well below what the server can "
+            "send; the server's sends wait for the socket, the connector waits for the sends, "
+            "and the server's memory stays where it was. The machine is shared: runs of the same "
+            "command differ by tens of percent.",
         ]
     )
 

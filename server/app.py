@@ -376,6 +376,9 @@ class ConnectorServer:
         log.info("connection.open", peer=_peer(ws))
         try:
             await connection.serve()
+        except Exception:
+            # websockets would log this through the stdlib logger we silence: say it here.
+            log.exception("connection.failed")
         finally:
             del self.connections[conn_id]
             log.info(
