@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,15 @@ from server.settings import ServerSettings
 KEY = "s3cret-key"
 KEY_HASH = keyhash.hash_key(KEY)
 MEMORY_KEY = MemoryConnector.connector_key
+
+
+def command(name: str) -> list[str]:
+    """How to run one of the project's commands: its script beside this Python, or `-m`."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    module = {"hubspot-rcs": "server.cli", "hubspot-rcs-client": "client.cli"}[name]
+    return [sys.executable, "-m", module]
 
 
 def settings(**overrides: Any) -> ServerSettings:

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +20,7 @@ import pytest
 
 from client.cli import Progress, parse_attributes, parse_sort_keys
 from protocol.values import SortKey
-from tests.conftest import KEY, KEY_HASH, MEMORY_KEY
-
-BIN = Path(sys.executable).parent
-
-
-def command(name: str) -> list[str]:
-    script = BIN / name
-    if script.exists():
-        return [str(script)]
-    module = {"hubspot-rcs": "server.cli", "hubspot-rcs-client": "client.cli"}[name]
-    return [sys.executable, "-m", module]
+from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
 
 
 @dataclass

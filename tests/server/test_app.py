@@ -1,4 +1,4 @@
-"""The server as a whole: drain on shutdown, reloading named configurations, TLS."""
+"""The server as a whole: drain on shutdown, reloading named configurations, keepalive, TLS."""
 
 from __future__ import annotations
 
@@ -112,3 +112,24 @@ async def test_tls(tmp_path: Path) -> None:
             assert await client.connectors()
         with pytest.raises(ConnectionFailedException):
             await RcsClient.connect(server.url, KEY, ssl=ssl.create_default_context())
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped() -> None:
+    keepalive = settings(ping_interval_s=0.05, ping_timeout_s=0.05, close_timeout_s=0.1)
+    async with ConnectorServer(keepalive, registry()) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            f"GET /openicf HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {KEY}\r\n\r\n".encode()
+        )
+        assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+        # Read the pings, never answer with a pong: the server gives up on us and closes.
+        received = await reader.read()
+        writer.close()
+        assert b"keepalive ping timeout" in received
+        for _ in range(1000):
+            if not server.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert server.connections == {}
