@@ -487,6 +487,8 @@ class Facade:
         """
         if options is None:
             options = OperationOptions(**option_fields)
+        elif option_fields:
+            raise TypeError("give the options as an OperationOptions or as fields, not both")
         op = SearchOpRequest(objectClass=object_class, filter=filter, options=options)
         return SearchResults(self.client, self.request(search=op), timeout_s)
 

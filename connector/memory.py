@@ -7,9 +7,10 @@ connector's instances share an HTTP session.
 
 Knobs, as configuration properties so that they work over the wire as well as in process:
 `seed` objects generated in the first object class (or `virtualObjects`, made up as a search
-reaches them and never stored), `pageSize` objects per page, `pageDelayMs`
-before each page, `blockOn` operations that wait until they are cancelled, and `failOn`
-operations (plus `INIT` and `CHECK_ALIVE`) that raise `ConnectorIOException`.
+reaches them and never stored), `pageSize` objects per page, `pageDelayMs` before each page,
+`blockOn` operations that wait until they are cancelled, and `failOn` operations (plus `INIT`
+and `CHECK_ALIVE`) that raise `ConnectorIOException`. Its scripts (`echo`, `count`, `persist`)
+are fixed functions, not code: nothing a peer sends is ever evaluated.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ _HOOKS: Final = frozenset({"INIT", "CHECK_ALIVE"})
 
 
 class MemoryConfiguration(Configuration):
+    """The knobs; the secrets are there to show how confidential properties travel."""
+
     objectClasses: list[str] = Property(
         default_factory=lambda: ["contact", "company"],
         order=1,
@@ -80,6 +83,13 @@ class MemoryConfiguration(Configuration):
     )
     seed: int = Property(
         0, ge=0, order=2, help="Objects generated in the first object class at start"
+    )
+    virtualObjects: int = Property(
+        0,
+        ge=0,
+        order=3,
+        help="Objects of the first object class made up as a search reaches them, never stored "
+        "(streams of any length in constant memory)",
     )
     pageSize: int = Property(100, ge=1, order=4, help="Objects per page of a search")
     pageDelayMs: float = Property(0.0, ge=0, order=5, help="A pause before each page")
@@ -90,13 +100,6 @@ class MemoryConfiguration(Configuration):
         default_factory=list,
         order=7,
         help="Operations (and INIT, CHECK_ALIVE) that fail with ConnectorIOException",
-    )
-    virtualObjects: int = Property(
-        0,
-        ge=0,
-        order=3,
-        help="Objects of the first object class made up as a search reaches them, never stored "
-        "(streams of any length in constant memory)",
     )
     apiKey: GuardedString | None = Property(
         None, confidential=True, order=8, help="When set, `test` checks expectedApiKey"
