@@ -1,4 +1,4 @@
-"""`hubspot-rcs serve` as a process: a refused start, and a SIGHUP reload."""
+"""`hubspot-rcs serve` as a process: a refused start, a SIGHUP reload, the health probe."""
 
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ async def test_sighup_reloads_the_configurations(tmp_path: Path) -> None:
             reloaded = await asyncio.to_thread(next_event, process, "conf.reloaded")
             assert reloaded["changed"] == ["memory"]
             assert await memory.script_on_connector("count", "contact") == 5
+        for probe in ([], ["--ready"]):
+            assert health(tmp_path, port, *probe).returncode == 0
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+    stopped = health(tmp_path, port)
+    assert stopped.returncode == 1 and "/livez" in stopped.stderr
+
+
+def health(conf: Path, port: int, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command("hubspot-rcs"), "health", "--conf", str(conf), *options],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=os.environ | {"RCS_PORT": str(port)},
+    )
