@@ -226,3 +226,21 @@ def test_an_unknown_remote_class_keeps_its_name() -> None:
 def test_an_internal_error_does_not_leak_its_text() -> None:
     frame = error_frame(3, RuntimeError("token=abc123 leaked"))
     assert "abc123" not in encode(frame)
+
+
+def test_attribute_values_keep_their_json_types() -> None:
+    # A plain string once decoded as a GuardedString (the smart union picked it): pinned here.
+    frame = decode(
+        op(
+            create={
+                "objectClass": "contact",
+                "attributes": {"v": ["text", True, 1, 1.5, None, {"$guarded": "s"}]},
+            }
+        )
+    )
+    assert isinstance(frame, RequestFrame) and frame.request.operation is not None
+    create = frame.request.operation.create
+    assert create is not None
+    values = create.attributes["v"]
+    assert values[:5] == ["text", True, 1, 1.5, None]
+    assert [type(v) for v in values] == [str, bool, int, float, type(None), GuardedString]
