@@ -194,7 +194,7 @@ class TokenStore:
         return self._expires_in(access)
 
     def _expires_in(self, access: AccessToken) -> int:
-        return max(0, math.floor(access.expires_at - self.clock.monotonic()))
+        return max(0, math.ceil(access.expires_at - self.clock.monotonic()))
 
     @staticmethod
     def _invalid() -> HubSpotError:
