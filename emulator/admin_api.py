@@ -23,6 +23,7 @@ HubSpot API listens on. It needs no token.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -54,6 +55,10 @@ def build_admin_app(state: State) -> web.Application:
     return app
 
 
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
 def _state(request: web.Request) -> State:
     return request.app[STATE]
 
@@ -63,7 +68,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     body = await request.json()
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+        raise _bad("body must be a JSON object")
     return body
 
 
@@ -116,7 +121,7 @@ async def add_fault(request: web.Request) -> web.Response:
     try:
         rule = _state(request).faults.add(**body)
     except (TypeError, ValueError) as error:
-        raise web.HTTPBadRequest(text=str(error)) from None
+        raise _bad(str(error)) from None
     return json_response(rule.to_json(), status=201)
 
 
@@ -125,7 +130,7 @@ async def add_sequence(request: web.Request) -> web.Response:
     try:
         rules = _state(request).faults.add_sequence(body.pop("outcomes", []), **body)
     except (TypeError, ValueError) as error:
-        raise web.HTTPBadRequest(text=str(error)) from None
+        raise _bad(str(error)) from None
     return json_response([r.to_json() for r in rules], status=201)
 
 
@@ -144,7 +149,7 @@ async def set_latency(request: web.Request) -> web.Response:
     try:
         _state(request).faults.set_latency(**body)
     except (TypeError, ValueError) as error:
-        raise web.HTTPBadRequest(text=str(error)) from None
+        raise _bad(str(error)) from None
     return json_response(_state(request).faults.to_json()["latency"])
 
 
@@ -155,8 +160,8 @@ async def patch_settings(request: web.Request) -> web.Response:
         for name, value in body.items():
             setattr(state.settings, name, value)
     except (ValidationError, ValueError) as error:
-        raise web.HTTPBadRequest(text=str(error)) from None
-    return json_response(state.settings.model_dump(mode="json"))
+        raise _bad(str(error)) from None
+    return json_response(state.settings.model_dump(mode="json", include=set(body)))
 
 
 async def expire_tokens(request: web.Request) -> web.Response:

@@ -87,20 +87,19 @@ async def _edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await _authorized(request, handler, state)
     except HubSpotError as error:
         response = error_response(error, correlation_id)
-    except web.HTTPNotFound:
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        # Unemulated endpoints share path shapes with emulated ones (POST .../contacts/merge
+        # looks like .../contacts/{id}), so a wrong method is "not emulated" too.
         response = error_response(missing_scopes(), correlation_id)
-    except web.HTTPMethodNotAllowed as error:
-        response = error_response(
-            HubSpotError(405, f"Method {request.method} is not allowed here"), correlation_id
-        )
-        response.headers["Allow"] = error.headers.get("Allow", "")
     except web.HTTPException as error:  # aiohttp's own, e.g. 413 for a body over the limit
         response = error_response(HubSpotError(error.status, error.reason), correlation_id)
     except _Dropped:
+        # The transport is gone; what is returned here is written nowhere. Status 0 in the
+        # request record says "no answer".
         state.requests.append(
             RequestRecord(request.method, request.path, request.query_string, 0, fault_id)
         )
-        raise
+        return web.Response(status=204)
     response.headers["X-HubSpot-Correlation-Id"] = correlation_id
     state.requests.append(
         RequestRecord(request.method, request.path, request.query_string, response.status, fault_id)

@@ -157,6 +157,8 @@ async def _serve(settings: EmulatorSettings, ready_file: Path | None) -> None:
             "contacts": len(store.contacts),
             "companies": len(store.companies),
         }
+        if ready_file is not None:
+            await asyncio.to_thread(ready_file.write_text, json.dumps(info, indent=2) + "\n")
         print(f"HubSpot emulator listening on {emu.base_url}")
         print(f"  admin API          {emu.admin_url} (127.0.0.1 only)")
         print(f"  client id          {emu.client_id}")
@@ -170,8 +172,6 @@ async def _serve(settings: EmulatorSettings, ready_file: Path | None) -> None:
             f"(ready in {loaded_s:.1f} s)"
         )
         sys.stdout.flush()
-        if ready_file is not None:
-            await asyncio.to_thread(ready_file.write_text, json.dumps(info, indent=2) + "\n")
         await stop.wait()
 
 
