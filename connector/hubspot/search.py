@@ -143,7 +143,10 @@ class SearchRun:
         return offset, False
 
     async def _fetch_list(self, cursor: str | None) -> Chunk:
-        params = {"limit": str(LIST_PAGE), "properties": ",".join(self.properties)}
+        limit = LIST_PAGE
+        if self.filter is None and self.options.pageSize and not self.options.pagedResultsOffset:
+            limit = min(LIST_PAGE, self.options.pageSize)  # one IDM page, one HubSpot page
+        params = {"limit": str(limit), "properties": ",".join(self.properties)}
         if cursor is not None:
             params["after"] = cursor
         answer = await self.http.request(

@@ -81,9 +81,7 @@ def test_long_messages_are_cut() -> None:
 
 
 def _connector_error() -> aiohttp.ClientConnectorError:
-    key = aiohttp.client_reqrep.ConnectionKey(  # type: ignore[attr-defined]
-        "127.0.0.1", 9, False, True, None, None, None
-    )
+    key = aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 9, False, True, None, None, None)
     return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
 
 
