@@ -128,13 +128,14 @@ async def test_every_filter_kind_is_exact(connector: HubspotConnector, emu: Emul
 async def test_company_filters_are_exact(connector: HubspotConnector) -> None:
     everyone = await read_all(connector, "company")
     name = str(everyone[2].name)
-    for node in [
+    nodes: list[Filter] = [
         Equals(attribute="__NAME__", value=name),
         StartsWith(attribute="__NAME__", value=name[:3]),
         Equals(attribute="is_public", value=True),
         GreaterThanOrEqual(attribute="numberofemployees", value=100),
         Equals(attribute="industry", value=str(first(everyone, "industry"))),
-    ]:
+    ]
+    for node in nodes:
         expected = sorted(o.uid.value for o in everyone if evaluate(node, o))
         assert sorted(ids(await read_all(connector, "company", node))) == expected, node
 
