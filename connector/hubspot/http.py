@@ -74,6 +74,11 @@ def _jitter(seconds: float) -> float:
     return seconds * random.uniform(1.0, 1.25)
 
 
+def _backoff(attempt: int) -> float:
+    """Exponential, from 0.2 s: 5 retries wait about 6 s in all."""
+    return _jitter(min(_MAX_WAIT_S, 0.1 * 2**attempt))
+
+
 class AccessTokens:
     """The access token of one configuration: fetched from the refresh token, cached, and
     refreshed ahead of expiry by one task while the others wait for it."""
@@ -138,10 +143,10 @@ class AccessTokens:
                     raise transport_error(
                         exc, action="refresh the access token", attempts=attempt
                     ) from None
-                await asyncio.sleep(_jitter(min(_MAX_WAIT_S, 0.2 * 2**attempt)))
+                await asyncio.sleep(_backoff(attempt))
                 continue
             if status in RETRYABLE_STATUSES and attempt <= config.maxRetries:
-                await asyncio.sleep(_jitter(min(_MAX_WAIT_S, 0.5 * 2**attempt)))
+                await asyncio.sleep(_backoff(attempt))
                 continue
             break
         if status != 200 or not isinstance(body, Mapping) or "access_token" not in body:
@@ -268,6 +273,7 @@ class HubspotHttp(SharedResources):
         max_retries = self.config.maxRetries
         attempt = 0
         token_retried = False
+        ambiguous = False  # an earlier attempt may have been carried out
         while True:
             attempt += 1
             await self.limiter.acquire(search=search)
@@ -298,10 +304,11 @@ class HubspotHttp(SharedResources):
                 if attempt > max_retries:
                     raise transport_error(exc, action=action, attempts=attempt) from None
                 if sent and not idempotent:
+                    ambiguous = True
                     found = await self._recover(recover, action)
                     if found is not None:
                         return found
-                await asyncio.sleep(_jitter(min(_MAX_WAIT_S, 0.2 * 2**attempt)))
+                await asyncio.sleep(_backoff(attempt))
                 continue
             if status == 401 and not token_retried:
                 # Expired (or revoked) access token: refresh once and resend.
@@ -314,11 +321,17 @@ class HubspotHttp(SharedResources):
                 wait = self._wait_for(status, body, headers, attempt, search=search)
             if wait is not None:
                 if status not in REFUSED_STATUSES and not idempotent:
+                    ambiguous = True
                     found = await self._recover(recover, action)
                     if found is not None:
                         return found
                 await asyncio.sleep(wait)
                 continue
+            if status == 409 and ambiguous:
+                # The earlier attempt did create it after all; answer with what it made.
+                found = await self._recover(recover, action)
+                if found is not None:
+                    return found
             if 200 <= status < 300 or status in expect:
                 return Response(status, body)
             raise error_for(status, body, action=action)
@@ -342,12 +355,12 @@ class HubspotHttp(SharedResources):
             wait = self.limiter.refused(
                 policy if isinstance(policy, str) else None, retry_after, search=search
             )
-            return _jitter(min(_MAX_WAIT_S, max(wait, 0.05)))
+            return _jitter(min(_MAX_WAIT_S, max(wait, 0.05))) if wait else _backoff(attempt)
         if status == 423:
             return _jitter(max(2.0, retry_after or 2.0))  # "wait at least 2 seconds"
         if retry_after is not None:
             return _jitter(min(_MAX_WAIT_S, retry_after))
-        return _jitter(min(_MAX_WAIT_S, 0.2 * 2**attempt))
+        return _backoff(attempt)
 
     async def _recover(self, recover: Recover | None, action: str) -> Response | None:
         if recover is None:

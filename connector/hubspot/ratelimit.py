@@ -162,11 +162,18 @@ class RateLimiter:
             self.window.observe(limit, interval_ms / 1000, remaining)
 
     def refused(self, policy: str | None, retry_after_s: float | None, *, search: bool) -> float:
-        """A 429: pause the window it names and return how long this caller should wait."""
+        """A 429: pause the window it names and return how long this caller should wait;
+        0 when nothing says how long (the caller backs off exponentially)."""
         if policy == "SECONDLY" or (policy is None and search):
+            # The search limit is per second (hubspot-api.md §1.7; the SDKs wait 1 s).
             wait = retry_after_s if retry_after_s is not None else 1.0
             self.search.pause(wait)
+            return wait
+        if retry_after_s is not None:
+            wait = retry_after_s
+        elif self.window.limit is not None:
+            wait = self.window.time_to_free_slot()
         else:
-            wait = retry_after_s if retry_after_s is not None else self.window.time_to_free_slot()
-            self.window.pause(wait)
+            return 0.0  # no window learned yet: no better guess than backing off
+        self.window.pause(wait)
         return wait

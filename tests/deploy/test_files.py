@@ -42,8 +42,15 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     profiles = subprocess.run(
-        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "--profile", "demo", "config",
-         "--services"],
+        [
+            "docker-compose",
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "--profile",
+            "demo",
+            "config",
+            "--services",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
