@@ -17,12 +17,18 @@ In-process use (tests)::
         emu.expire_access_tokens()   # the next call with an old token gets 401 EXPIRED_...
         emu.revoke_refresh_token(emu.refresh_token)
         emu.requests                 # [RequestRecord(method, path, query, status, fault)]
+        emu.requests_to("/crm/v3/objects/contacts/search", "POST")
+        emu.issue_refresh_token(), emu.issue_authorization_code(redirect_uri)
+        emu.clock.advance(10)        # move token expiry and rate windows without sleeping
+        emu.settings.rate_limits_enabled = False   # settings apply at once
+        emu.admin_url                # the admin API, on 127.0.0.1 only
 
 Out of process, `hubspot-rcs-emulator` prints its base URL, admin URL and credentials, and the
 admin API (`emulator.admin_api`, on 127.0.0.1 only) mirrors `faults` and the token controls.
+The whole story, with every setting, is in docs/emulator.md.
 """
 
-from emulator.faults import FaultRule, Faults
+from emulator.faults import FaultRule, Faults, Latency
 from emulator.generator import generate
 from emulator.runner import Emulator, run_emulator
 from emulator.settings import EmulatorSettings
@@ -34,6 +40,7 @@ __all__ = [
     "EmulatorSettings",
     "FaultRule",
     "Faults",
+    "Latency",
     "ObjectTable",
     "Record",
     "RequestRecord",

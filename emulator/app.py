@@ -139,7 +139,16 @@ async def _authorized(request: web.Request, handler: Handler, state: State) -> w
     principal = state.tokens.authenticate(request.headers.get("Authorization"))
     search = request.method == "POST" and request.path.endswith("/search")
     headers = state.limiter.check(principal, search=search)
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except HubSpotError as error:
+        # Error answers carry the rate-limit headers too.
+        error.headers = {**headers, **error.headers}
+        raise
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        unemulated = missing_scopes()
+        unemulated.headers = dict(headers)
+        raise unemulated from None
     if headers:
         response.headers.update(headers)
     return response

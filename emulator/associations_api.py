@@ -216,7 +216,11 @@ async def batch_read(request: web.Request) -> web.Response:
                 "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                 "message": f"No {to_type.singular} is associated with {from_type.singular} "
                 f"{raw_id}.",
-                "context": {"fromObjectId": [raw_id]},
+                "context": {
+                    "fromObjectId": [raw_id],
+                    "fromObjectType": [from_type.singular],
+                    "toObjectType": [to_type.singular],
+                },
             }
         )
     body: dict[str, Any] = {

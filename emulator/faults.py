@@ -12,12 +12,12 @@ import math
 import random
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from emulator.settings import EmulatorSettings, LatencyDistribution
 
-__all__ = ["FaultAction", "FaultRule", "Faults", "Outcome"]
+__all__ = ["FaultAction", "FaultRule", "Faults", "Latency", "Outcome"]
 
 Outcome = int | Literal["drop", "stall", "ok"] | None  # None and "ok" let the request through
 
@@ -58,26 +58,27 @@ class FaultAction:
     retry_after_s: float | None = None
 
 
-@dataclass(slots=True)
-class _Latency:
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Every answer waits `fixed_ms` plus a random part whose mean is `jitter_ms`."""
+
     fixed_ms: float = 0.0
     jitter_ms: float = 0.0
     distribution: LatencyDistribution = "exponential"
 
 
-@dataclass
 class Faults:
-    """The fault program of a running emulator; safe to change from a test while it runs."""
+    """The fault program of a running emulator; safe to change from a test while it runs.
 
-    seed: int = 0
-    rules: list[FaultRule] = field(default_factory=list)
-    latency: _Latency = field(default_factory=_Latency)
-    _next_id: int = 1
-    _rng: random.Random = field(init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    Random draws (rates, latency) come from `random.Random(seed)`, so a run can be replayed.
+    """
 
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
+    def __init__(self, seed: int = 0) -> None:
+        self.rules: list[FaultRule] = []
+        self.latency = Latency()
+        self._next_id = 1
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: EmulatorSettings) -> Faults:
@@ -175,13 +176,13 @@ class Faults:
         """Delay every answer by `fixed_ms` plus a random part with mean `jitter_ms`."""
         if fixed_ms < 0 or jitter_ms < 0:
             raise ValueError("latency must not be negative")
-        self.latency = _Latency(fixed_ms, jitter_ms, distribution)
+        self.latency = Latency(fixed_ms, jitter_ms, distribution)
 
     def clear(self) -> None:
         """Remove every rule and the latency."""
         with self._lock:
             self.rules = []
-        self.latency = _Latency()
+        self.latency = Latency()
 
     def delay_s(self) -> float:
         """Draw one response delay, in seconds."""

@@ -128,6 +128,15 @@ def _batch_inputs(body: object, state: State) -> list[Any]:
     return inputs
 
 
+def _names(raw: object, field: str) -> list[str] | None:
+    """An optional list of property names in a batch body."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise bad_request(f"{field} must be a list of property names")
+    return raw or None
+
+
 def _properties_of(item: object) -> Mapping[str, object]:
     raw = item.get("properties", {}) if isinstance(item, dict) else None
     if not isinstance(raw, dict):
@@ -282,12 +291,14 @@ async def batch_read(request: web.Request) -> web.Response:
     body = await read_json(request)
     inputs = _batch_inputs(body, state)
     id_property = body.get("idProperty")
+    if id_property is not None and not isinstance(id_property, str):
+        raise bad_request("idProperty must be a property name")
     archived = query_bool(request, "archived", False)
     renderer = _renderer(
         state,
         table,
-        properties=body.get("properties") or None,
-        with_history=body.get("propertiesWithHistory") or None,
+        properties=_names(body.get("properties"), "properties"),
+        with_history=_names(body.get("propertiesWithHistory"), "propertiesWithHistory"),
     )
     results, missing = [], []
     for item in inputs:
@@ -411,8 +422,9 @@ async def batch_update(request: web.Request) -> web.Response:
             {
                 "status": "error",
                 "category": "OBJECT_NOT_FOUND",
-                "message": f"Could not update some {table.object_type.label} objects, they may "
-                "be deleted or not exist. Check that ids are valid.",
+                # The same text as batch read's: HubSpot reuses it here.
+                "message": f"Could not get some {table.object_type.label} objects, they may be "
+                "deleted or not exist. Check that ids are valid.",
                 "context": {"ids": missing},
             }
         )
@@ -474,7 +486,13 @@ async def search(request: web.Request) -> web.Response:
     """POST search; results never carry associations (§1.2)."""
     state, table = _context(request)
     parsed = parse_search_request(await read_json(request), search_limits(state.settings))
-    page = run_search(parsed, table, state.store.associations, state.clock.monotonic())
+    page = run_search(
+        parsed,
+        table,
+        state.store.associations,
+        state.clock.monotonic(),
+        indexing_delay=state.settings.indexing_delay_s > 0,
+    )
     renderer = _renderer(
         state, table, properties=list(parsed.properties) if parsed.properties else None
     )

@@ -93,7 +93,7 @@ class ObjectRenderer:
             body["archivedAt"] = format_datetime_ms(record.archived_ms, omit_zero_ms=omit)
         if self.history:
             body["propertiesWithHistory"] = {
-                name: self._history(record, name, values.get(name)) for name in self.history
+                name: self._history(record, name) for name in self.history
             }
         if with_associations and self.association_targets:
             associations = {}
@@ -111,12 +111,14 @@ class ObjectRenderer:
                 body["associations"] = associations
         return body
 
-    def _history(self, record: Record, name: str, current: str | None) -> list[dict[str, Any]]:
+    def _history(self, record: Record, name: str) -> list[dict[str, Any]]:
         kind = _kind(name, self.table.object_type)
-        if kind != _PLAIN:
-            value = current if current is not None else self.table.value(record, name)
-            stamp = record.created_ms if kind in (_ID, _CREATED) else record.updated_ms
-            return [self._entry(value, stamp, "API")]
+        if kind == _ID:
+            return [self._entry(str(record.id), record.created_ms, "API")]
+        if kind in (_CREATED, _UPDATED):
+            stamp = record.created_ms if kind == _CREATED else record.updated_ms
+            text = format_datetime_ms(stamp, omit_zero_ms=self.omit_zero_ms)
+            return [self._entry(text, stamp, "API")]
         entries = self.table.history(record, name)
         if entries:
             return [self._entry(v, at, source) for v, at, source in entries]

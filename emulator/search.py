@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from emulator.errors import bad_request
@@ -447,23 +448,63 @@ def _query_matcher(query: str, object_type: ObjectType) -> Predicate:
 # -- execution ------------------------------------------------------------------------------------
 
 
+_CACHE_ENTRIES = 16
+
+
 def run_search(
     request: SearchRequest,
     table: ObjectTable,
     associations: AssociationStore,
     now_monotonic: float,
+    *,
+    indexing_delay: bool = False,
 ) -> SearchPage:
-    """Run a parsed search: filter, sort, count and slice one page."""
+    """Run a parsed search: filter, sort, count and slice one page.
+
+    Clients page through one query many times with a growing `after`; the matched and sorted
+    list is kept (a few queries per table) until the table or the associations change, so that
+    every page after the first costs O(page). With an indexing delay, visibility changes with
+    time alone, so nothing is kept.
+    """
     compiler = _Compiler(table, associations)
     predicate = compiler.compile(request.groups)
+    key = repr((request.groups, request.sort_property, request.sort_descending, request.query))
+    cache = table.search_cache
+    cached = None if indexing_delay else cache.get(key)
+    if cached is not None and cached[:2] == (table.version, associations.version):
+        cache.move_to_end(key)
+        matched = cached[2]
+    else:
+        matched = _match(request, table, predicate, now_monotonic)
+        _sort(matched, request, compiler)
+        if not indexing_delay:
+            cache[key] = (table.version, associations.version, matched)
+            if len(cache) > _CACHE_ENTRIES:
+                cache.popitem(last=False)
+    end = request.after + request.limit
+    page = matched[request.after : end]
+    return SearchPage(
+        total=len(matched),
+        results=page,
+        next_after=end if request.limit and end < len(matched) else None,
+    )
+
+
+def _match(
+    request: SearchRequest, table: ObjectTable, predicate: Predicate | None, now: float
+) -> list[Record]:
     query = _query_matcher(request.query, table.object_type) if request.query else None
+    if predicate is None and query is None:
+        candidates = table.live()
+        if not any(r.search_view is not None for r in candidates):
+            return list(candidates)
     matched: list[Record] = []
     append = matched.append
     for record in table.live():
         seen: Record | None = record
         view = record.search_view
         if view is not None:
-            if now_monotonic < view[0]:
+            if now < view[0]:
                 seen = view[1]  # not indexed yet: search still sees the old version, or nothing
                 if seen is None:
                     continue
@@ -472,40 +513,45 @@ def run_search(
         assert seen is not None
         if (predicate is None or predicate(seen)) and (query is None or query(seen)):
             append(seen)
-    _sort(matched, request, compiler)
-    end = request.after + request.limit
-    page = matched[request.after : end]
-    return SearchPage(
-        total=len(matched), results=page, next_after=end if end < len(matched) else None
-    )
+    return matched
 
 
 def _sort(matched: list[Record], request: SearchRequest, compiler: _Compiler) -> None:
+    """One sort; records without a value go last, ties stay in creation order."""
     name = request.sort_property
     if name is None or (name == "hs_object_id" and not request.sort_descending):
         return  # already in creation (id) order
     prop = compiler.registry.get(name)
     if prop is None:
         raise bad_request(f"Cannot sort by unknown property {name!r}", propertyName=[name])
-    server = compiler._server_getter(name)
+    descending = request.sort_descending
+    if name == "hs_object_id":
+        matched.reverse()
+        return
+    if name == "createdate":
+        matched.sort(key=attrgetter("created_ms"), reverse=descending)
+        return
+    if name == compiler.object_type.last_modified:
+        matched.sort(key=attrgetter("updated_ms"), reverse=descending)
+        return
+    keyed: list[tuple[Any, Record]] = []
+    missing: list[Record] = []
     number = prop.type == "number"
-    folded = prop.type not in ("number", "enumeration")
-
-    def key(record: Record) -> Any:
-        if server is not None:
-            return server(record)
+    folded = prop.type != "enumeration"
+    for record in matched:
         value = record.props.get(name)
         if value is None:
-            return None
-        if number:
-            return _to_float(value)
-        return value.lower() if folded else value
-
-    keyed = [(k, r) for r in matched if (k := key(r)) is not None]
-    missing = [r for r in matched if key(r) is None]
-    keyed.sort(key=lambda pair: pair[0], reverse=request.sort_descending)
-    present = [r for _, r in keyed]
-    matched[:] = present + missing
+            missing.append(record)
+        elif number:
+            converted = _to_float(value)
+            if converted is None:
+                missing.append(record)
+            else:
+                keyed.append((converted, record))
+        else:
+            keyed.append((value.lower() if folded else value, record))
+    keyed.sort(key=itemgetter(0), reverse=descending)
+    matched[:] = [r for _, r in keyed] + missing
 
 
 def search_limits(settings: EmulatorSettings) -> SearchLimits:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -114,6 +115,9 @@ class ObjectTable:
         # idProperty name -> lower-cased value -> id of the (oldest live) holder
         self._index: dict[str, dict[str, int]] = {}
         self._history: dict[int, dict[str, History]] = {}
+        self.version = 0
+        """Bumped on every write, so that search can reuse a result until something changes."""
+        self.search_cache: OrderedDict[str, tuple[int, int, list[Record]]] = OrderedDict()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -159,12 +163,6 @@ class ObjectTable:
     def history(self, record: Record, name: str) -> History:
         """Values a property had, newest first (for `propertiesWithHistory`)."""
         return self._history.get(record.id, {}).get(name, [])
-
-    def value(self, record: Record, name: str) -> str | None:
-        """A property value as the API shows it, server-kept ones included."""
-        if name == "hs_object_id":
-            return str(record.id)
-        return record.props.get(name)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -235,6 +233,7 @@ class ObjectTable:
         self._index_add(record)
         self._record_history(record, props, now, source)
         self._hide_from_search(record, None)
+        self.version += 1
         self.counters.created += 1
         return record
 
@@ -266,6 +265,7 @@ class ObjectTable:
         if indexed:
             self._index_add(record)
         self._record_history(record, changes, record.updated_ms, source)
+        self.version += 1
         if source == "API":
             self.counters.updated += 1
 
@@ -277,6 +277,7 @@ class ObjectTable:
         del self._live[bisect.bisect_left(self._live, record.id, key=_ID)]
         record.archived_ms = self.clock.now_ms()
         bisect.insort(self._archived, record, key=_ID)
+        self.version += 1
         self.counters.archived += 1
 
     def load(self, object_id: int, props: dict[str, str], created_ms: int, updated_ms: int) -> None:
@@ -289,6 +290,7 @@ class ObjectTable:
             bisect.insort(self._live, record, key=_ID)
         self._next_id = max(self._next_id, object_id + 1)
         self._index_add(record)
+        self.version += 1
 
     def reindex(self) -> None:
         """Rebuild the unique-value indexes (after a custom unique property is created)."""
@@ -362,6 +364,8 @@ class AssociationStore:
             ("companies", "contacts"): {},
         }
         self._interned: dict[frozenset[int], frozenset[int]] = {}
+        self.version = 0
+        """Bumped on every change (search filters on `associations.*` depend on it)."""
 
     def of(self, from_type: str, from_id: int, to_type: str) -> Mapping[int, frozenset[int]]:
         """Associated ids and their type ids, in the order they were made."""
@@ -370,12 +374,19 @@ class AssociationStore:
             return {}
         return edges.get(from_id, {})
 
+    def pairs(self) -> Iterator[tuple[int, int, frozenset[int]]]:
+        """Every (contact id, company id, type ids seen from the contact)."""
+        for contact_id, companies in self._edges[("contacts", "companies")].items():
+            for company_id, types in companies.items():
+                yield contact_id, company_id, types
+
     def count(self) -> int:
         """Number of associated contact-company pairs."""
         return sum(len(v) for v in self._edges[("contacts", "companies")].values())
 
     def add(self, contact_id: int, company_id: int, contact_side_types: Iterable[int]) -> None:
         """Add type ids (as seen from the contact: 1, 279) and mirror them (2, 280)."""
+        self.version += 1
         forward = self._edges[("contacts", "companies")].setdefault(contact_id, {})
         backward = self._edges[("companies", "contacts")].setdefault(company_id, {})
         types = forward.get(company_id, frozenset()) | frozenset(contact_side_types)
@@ -408,6 +419,7 @@ class AssociationStore:
         return others
 
     def _set(self, contact_id: int, company_id: int, types: frozenset[int]) -> None:
+        self.version += 1
         forward = self._edges[("contacts", "companies")]
         backward = self._edges[("companies", "contacts")]
         if types:
@@ -520,20 +532,17 @@ class Store:
                         },
                     )
                     lines += 1
-            for contact_id, companies in self.associations._edges[
-                ("contacts", "companies")
-            ].items():
-                for company_id, types in companies.items():
-                    _write_line(
-                        out,
-                        {
-                            "type": "association",
-                            "contact": contact_id,
-                            "company": company_id,
-                            "types": sorted(types),
-                        },
-                    )
-                    lines += 1
+            for contact_id, company_id, types in self.associations.pairs():
+                _write_line(
+                    out,
+                    {
+                        "type": "association",
+                        "contact": contact_id,
+                        "company": company_id,
+                        "types": sorted(types),
+                    },
+                )
+                lines += 1
         return lines
 
     def load_jsonl(self, path: Path) -> int:

@@ -43,6 +43,11 @@ async def read_json(request: web.Request) -> Any:
         raise bad_request("Request body is required")
     try:
         return json.loads(raw)
+    except json.JSONDecodeError as error:
+        # HubSpot's wording: "Invalid input JSON on line 1, column 11: Cannot deserialize ..."
+        raise bad_request(
+            f"Invalid input JSON on line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise bad_request(f"Invalid input JSON: {error}") from None
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hubspot import HubSpot
+from hubspot.crm.contacts import (
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectInputForCreate,
+)
 
 from emulator import Emulator
-from tests.emulator.conftest import Http
+from tests.emulator.conftest import Http, in_thread
 
 
 async def test_success_headers(http: Http) -> None:
@@ -49,6 +55,7 @@ async def test_invalid_json_is_400(http: Http) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert (status, body["category"]) == (400, "VALIDATION_ERROR")
+    assert body["message"].startswith("Invalid input JSON on line 1, column 2: ")
 
 
 async def test_array_parameters_repeated_or_comma_separated(http: Http) -> None:
@@ -118,3 +125,51 @@ async def test_requests_are_recorded(emu: Emulator, http: Http) -> None:
         ("GET", "/crm/v3/objects/deals", "", 403),
     ]
     assert len(emu.requests_to("/crm/v3/objects/contacts", "GET")) == 1
+
+
+async def test_answers_satisfy_the_sdk_models_with_validation_on(emu: Emulator) -> None:
+    """With `client_side_validation`, the SDK refuses answers missing a required field."""
+    strict = HubSpot(
+        access_token=emu.private_app_token,
+        host=emu.base_url,
+        base_url=emu.base_url,
+        client_side_validation=True,
+    )
+
+    def every_shape() -> None:
+        contacts = strict.crm.contacts
+        contacts.basic_api.get_page(
+            limit=5, associations=["companies"], properties_with_history=["email"]
+        )
+        created = contacts.basic_api.create(
+            simple_public_object_input_for_create=SimplePublicObjectInputForCreate(
+                properties={"email": "strict@example.com"}, associations=[]
+            )
+        )
+        contacts.search_api.do_search(
+            public_object_search_request=PublicObjectSearchRequest(
+                filter_groups=[], sorts=[], properties=["email"], limit=5, after="0"
+            )
+        )
+        contacts.batch_api.read(
+            batch_read_input_simple_public_object_id=BatchReadInputSimplePublicObjectId(
+                inputs=[{"id": created.id}], properties=["email"], properties_with_history=[]
+            )
+        )
+        strict.crm.companies.basic_api.get_page(limit=5)
+        for object_type in ("contacts", "companies"):
+            strict.crm.properties.core_api.get_all(object_type)
+        v4 = strict.crm.associations.v4.basic_api
+        company_id = str(emu.store.companies.live()[0].id)
+        v4.create_default("contacts", created.id, "companies", company_id)
+        v4.get_page("contacts", created.id, "companies")
+        tokens = strict.oauth.tokens_api.create(
+            grant_type="refresh_token",
+            client_id=emu.client_id,
+            client_secret=emu.client_secret,
+            refresh_token=emu.refresh_token,
+        )
+        strict.oauth.access_tokens_api.get(tokens.access_token)
+        strict.oauth.refresh_tokens_api.get(emu.refresh_token)
+
+    await in_thread(every_shape)

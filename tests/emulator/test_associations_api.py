@@ -10,6 +10,7 @@ from hubspot.crm.associations.v4 import (
     ApiException,
     AssociationSpec,
     BatchInputPublicAssociationMultiArchive,
+    BatchInputPublicAssociationMultiPost,
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
 )
@@ -124,6 +125,8 @@ async def test_batch_read_lists_unassociated_ids_in_a_207(emu: Emulator, sdk: Hu
     assert result.results[0].to[0].to_object_id == str(first)  # the SDK types it a string
     assert result.num_errors == 1
     assert result.errors[0].sub_category == "crm.associations.NO_ASSOCIATIONS_FOUND"
+    assert result.errors[0].message == "No company is associated with contact 999999."
+    assert result.errors[0].context["toObjectType"] == ["company"]
 
 
 async def test_batch_read_of_a_same_type_pair_is_not_a_400(emu: Emulator, http: Http) -> None:
@@ -199,3 +202,49 @@ async def test_errors(emu: Emulator, sdk: HubSpot, http: Http) -> None:
     assert (status, body["category"]) == (400, "VALIDATION_ERROR")
     status, body, _ = await http.call("GET", "/crm/v4/objects/contacts/1001/associations/deals")
     assert (status, json.dumps(body["category"])) == (403, '"MISSING_SCOPES"')
+
+
+async def test_batch_labelled_create_and_labels_archive(emu: Emulator, sdk: HubSpot) -> None:
+    contact_id, first, _ = _ids(emu)
+    batch = sdk.crm.associations.v4.batch_api
+    primary = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 2}
+    created = await in_thread(
+        batch.create,
+        "companies",
+        "contacts",
+        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(
+            inputs=[{"from": {"id": str(first)}, "to": {"id": str(contact_id)}, "types": [primary]}]
+        ),
+    )
+    assert created.results[0].labels == ["Primary"]
+    assert emu.store.associations.of("contacts", contact_id, "companies")[first] == {1, 279}
+    await in_thread(
+        batch.archive_labels,
+        "companies",
+        "contacts",
+        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(
+            inputs=[{"from": {"id": str(first)}, "to": {"id": str(contact_id)}, "types": [primary]}]
+        ),
+    )
+    assert emu.store.associations.of("contacts", contact_id, "companies")[first] == {279}
+    contact = emu.store.contacts.get(contact_id)
+    assert contact is not None
+    assert "associatedcompanyid" not in contact.props
+
+
+async def test_list_pages_inside_v4(emu: Emulator, http: Http) -> None:
+    company = emu.store.companies.live()[0]
+    total = len(emu.store.associations.of("companies", company.id, "contacts"))
+    assert total > 2
+    seen: list[int] = []
+    after = None
+    while True:
+        params = {"limit": "2", **({"after": after} if after else {})}
+        _, body, _ = await http.call(
+            "GET", f"/crm/v4/objects/companies/{company.id}/associations/contacts", params=params
+        )
+        seen += [r["toObjectId"] for r in body["results"]]
+        after = body.get("paging", {}).get("next", {}).get("after")
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == total

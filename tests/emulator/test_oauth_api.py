@@ -147,3 +147,11 @@ async def test_refresh_token_info(emu: Emulator, sdk: HubSpot) -> None:
     with pytest.raises(ApiException) as caught:
         await in_thread(sdk.oauth.access_tokens_api.get, "unknown")
     assert caught.value.status == 404
+
+
+async def test_refresh_token_archive_with_the_sdk(emu: Emulator, sdk: HubSpot) -> None:
+    other = emu.issue_refresh_token()
+    await in_thread(sdk.oauth.refresh_tokens_api.archive, other)
+    with pytest.raises(ApiException) as caught:
+        await in_thread(_refresh, emu, other)
+    assert caught.value.status == 400

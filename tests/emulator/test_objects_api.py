@@ -19,6 +19,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
 )
+from hubspot.crm.deals import ApiException as DealsApiException
 
 from emulator import Emulator, EmulatorSettings
 from emulator.values import parse_datetime_ms
@@ -433,3 +434,59 @@ async def test_location_header_is_a_setting(http: Http) -> None:
         "POST", "/crm/v3/objects/contacts", json={"properties": {"email": "loc@example.com"}}
     )
     assert headers["Location"].endswith(f"/crm/v3/objects/contacts/{body['id']}")
+
+
+async def test_companies_through_the_sdk(emu: Emulator, sdk: HubSpot) -> None:
+    api = sdk.crm.companies
+    page = await in_thread(api.basic_api.get_page, limit=2, associations=["contacts"])
+    assert len(page.results) == 2
+    assert page.results[0].associations["contacts"].results
+    domain = page.results[0].properties["domain"]
+    found = await in_thread(api.basic_api.get_by_id, domain, id_property="domain")
+    assert found.id == page.results[0].id
+    result = await in_thread(
+        api.search_api.do_search,
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "domain", "operator": "EQ", "value": domain}]}
+            ]
+        },
+    )
+    assert [r.id for r in result.results] == [found.id]
+    assert len(await in_thread(api.get_all)) == 5
+
+
+async def test_unemulated_object_types_through_the_sdk(sdk: HubSpot) -> None:
+    with pytest.raises(DealsApiException) as caught:
+        await in_thread(sdk.crm.deals.basic_api.get_page)
+    assert caught.value.status == 403
+    assert json.loads(caught.value.body)["category"] == "MISSING_SCOPES"
+
+
+async def test_batch_update_with_a_missing_id_is_207(http: Http) -> None:
+    status, body, _ = await http.call(
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        json={
+            "inputs": [
+                {"id": "1001", "properties": {"city": "Lyon"}},
+                {"id": "999999", "properties": {"city": "Lyon"}},
+            ]
+        },
+    )
+    assert status == 207
+    assert [r["properties"]["city"] for r in body["results"]] == ["Lyon"]
+    assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert body["errors"][0]["context"] == {"ids": ["999999"]}
+
+
+async def test_history_of_server_kept_properties(http: Http) -> None:
+    _, body, _ = await http.call(
+        "GET",
+        "/crm/v3/objects/contacts/1001",
+        params={"propertiesWithHistory": "createdate,lastmodifieddate,hs_object_id"},
+    )
+    history = body["propertiesWithHistory"]
+    assert history["createdate"][0]["value"] == body["createdAt"]
+    assert history["lastmodifieddate"][0]["value"] == body["updatedAt"]
+    assert history["hs_object_id"][0]["value"] == "1001"

@@ -134,3 +134,11 @@ async def test_sdk_sees_the_429(emu: Emulator, sdk: HubSpot) -> None:
 async def test_limits_off_means_no_headers(http: Http) -> None:
     _, _, headers = await http.call("GET", "/crm/v3/objects/contacts")
     assert "X-HubSpot-RateLimit-Max" not in headers
+
+
+@pytest.mark.parametrize("settings", [LIMITED])
+async def test_error_answers_carry_the_headers_too(http: Http) -> None:
+    for path in ("/crm/v3/objects/contacts/999999", "/crm/v3/objects/deals"):
+        status, _, headers = await http.call("GET", path)
+        assert status in (403, 404)
+        assert "X-HubSpot-RateLimit-Remaining" in headers

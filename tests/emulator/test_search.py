@@ -9,8 +9,13 @@ import aiohttp
 import pytest
 from hubspot import HubSpot
 from hubspot.crm.contacts import PublicObjectSearchRequest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from emulator import Emulator, EmulatorSettings, run_emulator
+from emulator import Emulator, EmulatorSettings, Store, generate, run_emulator
+from emulator.errors import HubSpotError
+from emulator.search import OPERATORS, parse_search_request, run_search, search_limits
 from emulator.values import format_datetime_ms
 from tests.emulator.conftest import Http, in_thread
 
@@ -393,3 +398,107 @@ async def test_ten_thousand_result_cap(big_emu: Emulator) -> None:
         )
         assert status == 200
         assert body["total"] == 50
+
+
+async def test_a_repeated_query_sees_every_write(emu: Emulator, http: Http) -> None:
+    query = {"filters": [_f("lastname", "HAS_PROPERTY")], "sorts": ["lastname"]}
+    _, before = await _search(http, "contacts", query)
+    dave = emu.store.contacts.live()[3]
+    await http.call(
+        "PATCH", f"/crm/v3/objects/contacts/{dave.id}", json={"properties": {"lastname": "Aa"}}
+    )
+    _, after = await _search(http, "contacts", query)
+    assert after["total"] == before["total"] + 1
+    assert after["results"][0]["id"] == str(dave.id)
+    companies = emu.store.companies.live()
+    association = {"filters": [_f("associations.company", "EQ", companies[0].id)]}
+    _, linked = await _search(http, "contacts", association)
+    emu.store.associate(dave.id, companies[0].id, [279])
+    _, relinked = await _search(http, "contacts", association)
+    assert relinked["total"] == linked["total"] + 1
+
+
+# -- any body: an answer or HubSpot's 400, never a crash -------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_PROPERTY_NAMES = st.sampled_from(
+    [
+        "email",
+        "firstname",
+        "lifecyclestage",
+        "hs_buying_role",
+        "hs_object_id",
+        "createdate",
+        "lastmodifieddate",
+        "associatedcompanyid",
+        "associations.company",
+        "associations.deal",
+        "nope",
+    ]
+)
+_FILTERS = st.fixed_dictionaries(
+    {"propertyName": _PROPERTY_NAMES | _JSON, "operator": st.sampled_from([*OPERATORS, "LIKE"])},
+    optional={"value": _JSON, "highValue": _JSON, "values": st.lists(_JSON, max_size=3) | _JSON},
+)
+_BODIES = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "filterGroups": st.lists(
+                st.fixed_dictionaries({"filters": st.lists(_FILTERS, max_size=3)}), max_size=3
+            )
+            | _JSON,
+            "filters": st.lists(_FILTERS, max_size=3) | _JSON,
+            "sorts": st.lists(_PROPERTY_NAMES | _JSON, max_size=2) | _JSON,
+            "query": st.text(max_size=8) | _JSON,
+            "limit": st.integers(-5, 300) | _JSON,
+            "after": st.integers(-5, 20_000) | st.text(max_size=5) | _JSON,
+            "properties": st.lists(_PROPERTY_NAMES, max_size=3) | _JSON,
+        },
+    )
+    | _JSON
+)
+_STORE = Store(EmulatorSettings())
+generate(_STORE, contacts=30, companies=3, seed=11)
+
+
+@given(_BODIES)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_any_search_body_is_answered_or_rejected_with_a_400(body: Any) -> None:
+    rejected: HubSpotError | None = None
+    try:
+        request = parse_search_request(body, search_limits(_STORE.settings))
+        page = run_search(request, _STORE.contacts, _STORE.associations, 0.0)
+    except HubSpotError as error:
+        rejected = error
+    if rejected is not None:
+        assert (rejected.status, rejected.body["category"]) == (400, "VALIDATION_ERROR")
+    else:
+        assert 0 <= len(page.results) <= request.limit
+
+
+@pytest.mark.parametrize(
+    ("sorts", "expected"),
+    [
+        (
+            [{"propertyName": "numberofemployees", "direction": "DESCENDING"}],
+            ["big", "mid", "small"],
+        ),
+        (["numberofemployees"], ["small", "mid", "big"]),
+        (["-hs_object_id"], ["big", "mid", "small"]),
+        (["-hs_lastmodifieddate"], ["big", "mid", "small"]),
+        (["industry"], ["mid", "small", "big"]),  # unset values last, in creation order
+    ],
+)
+async def test_company_sorting(
+    emu: Emulator, http: Http, sorts: list[Any], expected: list[str]
+) -> None:
+    status, body = await _search(http, "companies", {"sorts": sorts})
+    assert status == 200
+    assert _names(emu, "companies", [r["id"] for r in body["results"]]) == expected
