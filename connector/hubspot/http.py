@@ -25,6 +25,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -219,7 +220,8 @@ class HubspotHttp(SharedResources):
         self.tokens = AccessTokens(
             config, self._get_session, context.persist_property, self._request_kwargs
         )
-        self.requests_sent = 0
+        self.answers: Counter[int] = Counter()
+        """How many answers of each status HubSpot gave (0: none, the call failed in transit)."""
 
     def _get_session(self) -> aiohttp.ClientSession:
         assert self._session is not None, "open() first"
@@ -288,8 +290,8 @@ class HubspotHttp(SharedResources):
                     proxy=self.config.proxy_url,
                     timeout=self._timeout,
                 ) as resp:
-                    self.requests_sent += 1
                     status = resp.status
+                    self.answers[status] += 1
                     headers = resp.headers
                     self.limiter.observe(headers)
                     body = await _json(resp)
@@ -299,6 +301,7 @@ class HubspotHttp(SharedResources):
                     "and disableHostNameVerifier)"
                 ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
+                self.answers[0] += 1
                 # A refused connection never reached HubSpot; anything else may have.
                 sent = not isinstance(exc, aiohttp.ClientConnectorError)
                 if attempt > max_retries:
