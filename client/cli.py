@@ -1,11 +1,431 @@
-"""Command line entry point (built by its own issue)."""
+"""`hubspot-rcs-client`: talk to a connector server from the shell; JSON in, JSON out.
 
+    export RCS_KEY=...            # or --key-file FILE (or --key, visible to `ps`)
+    hubspot-rcs-client info
+    hubspot-rcs-client test hubspot
+    hubspot-rcs-client search hubspot contact --query-filter 'email sw "ann" and lastname eq "Lee"'
+    hubspot-rcs-client create hubspot contact --attr __NAME__=ann@example.com --attr firstname=Ann
+
+CONFIG names a configuration the server holds; the connector key each operation needs comes
+from the server's CONNECTOR_INFO (or `--connector bundleName:bundleVersion:connectorName`).
+`@FILE` instead of a name sends a provisioner file inline, with the file's `connectorRef`.
+
+Output is JSON on stdout (a search writes one object per line, its SearchResult last); errors
+go to stderr as `<ICF exception class>: <message>`, with exit status 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import ssl
 import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from pydantic import ValidationError
+
+from client.connection import DEFAULT_URL, Facade, RcsClient
+from client.queryfilter import QueryFilterError, parse_query_filter
+from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
+from protocol.errors import ConnectorException, IllegalArgumentException, UnknownUidException
+from protocol.values import (
+    Attributes,
+    AttributeValue,
+    CountPolicy,
+    OperationOptions,
+    SearchResult,
+    SortKey,
+    Uid,
+    UpdateType,
+)
+
+KEY_ENV = "RCS_KEY"
+PROGRESS_EVERY_S = 0.5
 
 
-def main() -> int:
-    print("client: not built yet", file=sys.stderr)
-    return 2
+class UsageError(Exception):
+    """A command line that cannot work; exit status 2."""
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+
+def parse_attributes(pairs: Sequence[str], document: str | None) -> Attributes:
+    """`--attr name=value` (repeat a name for several values; `name:=JSON` for a typed value;
+    `name=` alone for none) merged over `--json '{"name": value or [values]}'`."""
+    attributes: dict[str, list[AttributeValue]] = {}
+    if document is not None:
+        text = Path(document[1:]).read_text() if document.startswith("@") else document
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--json is not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError("--json must be an object of attribute names to values")
+        for name, value in loaded.items():
+            attributes[name] = (
+                [] if value is None else list(value) if isinstance(value, list) else [value]
+            )
+    for pair in pairs:
+        name, typed, raw = _split_pair(pair)
+        values = attributes.setdefault(name, [])
+        if raw == "" and not typed:
+            continue
+        try:
+            values.append(json.loads(raw) if typed else raw)
+        except ValueError:
+            raise UsageError(f"--attr {pair}: the value after := must be JSON") from None
+    return attributes
+
+
+def _split_pair(pair: str) -> tuple[str, bool, str]:
+    name, sep, value = pair.partition("=")
+    if not sep or not name:
+        raise UsageError(f"--attr {pair!r}: expected name=value")
+    typed = name.endswith(":")
+    return name.removesuffix(":"), typed, value
+
+
+def parse_connector(text: str) -> ConnectorKey:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise UsageError("--connector is bundleName:bundleVersion:connectorName")
+    return ConnectorKey(bundleName=parts[0], bundleVersion=parts[1], connectorName=parts[2])
+
+
+def parse_sort_keys(text: str) -> list[SortKey]:
+    """IDM's `_sortKeys`: `lastname,-firstname` (a leading `-` sorts descending)."""
+    keys = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        descending = item.startswith("-")
+        keys.append(SortKey(field=item.lstrip("+-"), ascending=not descending))
+    return keys
+
+
+def read_key(args: argparse.Namespace) -> str:
+    if args.key:
+        return str(args.key)
+    if args.key_file:
+        return Path(args.key_file).read_text().strip()
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        raise UsageError(f"no key: give --key-file FILE, set {KEY_ENV}, or --key")
+    return key
+
+
+def ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.url.startswith("wss:"):
+        return None
+    context = ssl.create_default_context(cafile=args.cafile)
+    if args.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if args.cert:
+        context.load_cert_chain(args.cert, args.cert_key)
+    return context
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def emit(value: Any, out: TextIO) -> None:
+    out.write(json.dumps(value, separators=(",", ":")) + "\n")
+
+
+def dump(model: Any) -> Any:
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Progress:
+    """`12,345 objects (4,567/s)` on stderr, rewritten in place, only on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = self.last = time.monotonic()
+
+    def update(self, count: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            rate = count / (now - self.started)
+            self.stream.write(f"\r{count:,} objects ({rate:,.0f}/s)")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.last != self.started:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+async def facade_for(client: RcsClient, args: argparse.Namespace) -> Facade:
+    config: str = args.config
+    if args.inline_document is not None:
+        document = args.inline_document
+        inline = InlineConfiguration.model_validate(document)
+        ref = document.get("connectorRef")
+        key = (
+            parse_connector(args.connector)
+            if args.connector
+            else ConnectorKey(
+                bundleName=ref["bundleName"],
+                bundleVersion=ref["bundleVersion"],
+                connectorName=ref["connectorName"],
+            )
+        )
+        return client.facade_for(key, inline)
+    if args.connector:
+        return client.facade_for(parse_connector(args.connector), ConfigurationRef(name=config))
+    return await client.facade(config)
+
+
+async def cmd_info(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    info = await client.connector_info()
+    emit(
+        {
+            "connectors": [dump(c) for c in info.connectorInfos or []],
+            "configurations": [dump(c) for c in info.configurations or []],
+        },
+        out,
+    )
+
+
+async def cmd_test(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    """Print what IDM prints for `system/<name>?_action=test`."""
+    facade = await facade_for(client, args)
+    connectors = await client.connectors()
+    info = next(
+        (
+            c
+            for c in connectors
+            if c.connectorKey.connectorName == facade.connector_key.connectorName
+        ),
+        None,
+    )
+    report: dict[str, Any] = {
+        "name": args.config,
+        "enabled": True,
+        "config": f"config/provisioner.openicf/{args.config}",
+        "connectorRef": dump(facade.connector_key),
+        "displayName": info.displayName if info else None,
+        "objectTypes": sorted(info.objectClasses) if info else [],
+        "ok": True,
+    }
+    try:
+        await facade.test(timeout_s=args.timeout)
+    except ConnectorException as exc:
+        report.update(ok=False, error=f"{exc.wire_class}: {exc.message}")
+        emit(report, out)
+        raise
+    emit(report, out)
+
+
+async def cmd_validate(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    await (await facade_for(client, args)).validate(timeout_s=args.timeout)
+    emit({"ok": True}, out)
+
+
+async def cmd_schema(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    emit(dump(await (await facade_for(client, args)).schema(timeout_s=args.timeout)), out)
+
+
+def _options(args: argparse.Namespace) -> OperationOptions:
+    fields: dict[str, Any] = {}
+    if getattr(args, "attributes", None):
+        fields["attributesToGet"] = [a.strip() for a in args.attributes.split(",") if a.strip()]
+    if getattr(args, "page_size", None) is not None:
+        fields["pageSize"] = args.page_size
+    if getattr(args, "cookie", None):
+        fields["pagedResultsCookie"] = args.cookie
+    if getattr(args, "offset", None) is not None:
+        fields["pagedResultsOffset"] = args.offset
+    if getattr(args, "sort_keys", None):
+        fields["sortKeys"] = parse_sort_keys(args.sort_keys)
+    if getattr(args, "count_policy", None):
+        fields["totalPagedResultsPolicy"] = CountPolicy(args.count_policy)
+    return OperationOptions(**fields)
+
+
+async def cmd_get(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    facade = await facade_for(client, args)
+    found = await facade.get(args.object_class, args.uid, _options(args), timeout_s=args.timeout)
+    if found is None:
+        raise UnknownUidException(f"no {args.object_class} with uid {args.uid}")
+    emit(dump(found), out)
+
+
+async def cmd_search(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    facade = await facade_for(client, args)
+    query = parse_query_filter(args.query_filter) if args.query_filter else True
+    options = _options(args)
+    if query is False:  # IDM answers `false` without asking the connector
+        emit(dump(SearchResult()), out)
+        return
+    progress = Progress(sys.stderr)
+    flt = None if query is True else query
+    async with facade.search(args.object_class, flt, options, timeout_s=args.timeout) as results:
+        try:
+            async for page in results.pages():
+                out.write("".join(json.dumps(dump(o), separators=(",", ":")) + "\n" for o in page))
+                progress.update(results.count)
+        finally:
+            progress.done()
+    emit(dump(results.result) if results.result else {}, out)
+
+
+async def cmd_create(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    facade = await facade_for(client, args)
+    attributes = parse_attributes(args.attr, args.json)
+    emit(dump(await facade.create(args.object_class, attributes, timeout_s=args.timeout)), out)
+
+
+async def cmd_update(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    facade = await facade_for(client, args)
+    attributes = parse_attributes(args.attr, args.json)
+    update_type = (
+        UpdateType.ADD if args.add else UpdateType.REMOVE if args.remove else (UpdateType.REPLACE)
+    )
+    uid = Uid(value=args.uid, revision=args.revision)
+    new = await facade.update(
+        args.object_class, uid, attributes, update_type, timeout_s=args.timeout
+    )
+    emit(dump(new), out)
+
+
+async def cmd_delete(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    facade = await facade_for(client, args)
+    uid = Uid(value=args.uid, revision=args.revision)
+    await facade.delete(args.object_class, uid, timeout_s=args.timeout)
+    emit({}, out)
+
+
+async def cmd_script(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    facade = await facade_for(client, args)
+    text = args.text
+    arguments = {
+        n: v[0] if len(v) == 1 else v for n, v in parse_attributes(args.arg, args.json).items()
+    }
+    emit(
+        await facade.script_on_connector(args.language, text, arguments, timeout_s=args.timeout),
+        out,
+    )
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="hubspot-rcs-client",
+        description="A client of the hubspot-rcs protocol.",
+        epilog=f"The key comes from --key, --key-file or ${KEY_ENV}.",
+    )
+    top.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
+    top.add_argument("--key", help="the shared key (visible to ps: prefer the others)")
+    top.add_argument("--key-file", help="a file holding the shared key")
+    top.add_argument("--bearer", action="store_true", help="send the key as a Bearer token")
+    top.add_argument("--connector", help="bundleName:bundleVersion:connectorName")
+    top.add_argument("--timeout", type=float, help="seconds to wait for an answer")
+    top.add_argument("--cafile", help="CA certificates to verify a wss:// server with")
+    top.add_argument("--cert", help="a client certificate (mutual TLS)")
+    top.add_argument("--cert-key", help="the client certificate's private key")
+    top.add_argument("--insecure", action="store_true", help="do not verify the server")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func: Any, help: str, *positional: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        for arg in positional:
+            sub.add_argument(arg)
+        sub.set_defaults(func=func)
+        return sub
+
+    command("info", cmd_info, "the connectors and configurations the server holds")
+    command("test", cmd_test, "test a configuration against its resource", "config")
+    command("validate", cmd_validate, "validate a configuration", "config")
+    command("schema", cmd_schema, "the schema a configuration's connector reports", "config")
+    get = command("get", cmd_get, "read one object", "config", "object_class", "uid")
+    get.add_argument("--attributes", help="attributes to return, comma-separated")
+    search = command("search", cmd_search, "stream matching objects", "config", "object_class")
+    search.add_argument("--query-filter", help='IDM _queryFilter, e.g. lastname eq "Lee"')
+    search.add_argument("--page-size", type=int)
+    search.add_argument("--cookie", help="pagedResultsCookie of the previous page")
+    search.add_argument("--offset", type=int, help="pagedResultsOffset (from 1)")
+    search.add_argument("--sort-keys", help="IDM _sortKeys: --sort-keys=lastname,-firstname")
+    search.add_argument("--attributes", help="attributes to return, comma-separated")
+    search.add_argument("--count-policy", choices=[p.value for p in CountPolicy])
+    for name, func, help in (
+        ("create", cmd_create, "create an object"),
+        ("update", cmd_update, "replace (or --add / --remove) attribute values"),
+    ):
+        sub = command(name, func, help, "config", "object_class")
+        if name == "update":
+            sub.add_argument("uid")
+            sub.add_argument("--revision")
+            mode = sub.add_mutually_exclusive_group()
+            mode.add_argument("--add", action="store_true", help="add values")
+            mode.add_argument("--remove", action="store_true", help="remove values")
+        sub.add_argument("--attr", action="append", default=[], metavar="NAME=VALUE")
+        sub.add_argument("--json", help="attributes as a JSON object (or @file)")
+    delete = command("delete", cmd_delete, "delete an object", "config", "object_class", "uid")
+    delete.add_argument("--revision")
+    script = command("script", cmd_script, "run a script on the connector", "config")
+    script.add_argument("--language", required=True)
+    source = script.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text")
+    source.add_argument("--file")
+    script.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE")
+    script.add_argument("--json", help="arguments as a JSON object (or @file)")
+    return top
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Read the files the command names before any socket opens."""
+    config = getattr(args, "config", None)
+    args.inline_document = None
+    if isinstance(config, str) and config.startswith("@"):
+        try:
+            args.inline_document = json.loads(Path(config[1:]).read_text())
+        except ValueError as exc:
+            raise UsageError(f"{config[1:]} is not JSON: {exc}") from None
+        if not isinstance(args.inline_document.get("connectorRef"), dict) and not args.connector:
+            raise UsageError(f"{config[1:]} has no connectorRef; give --connector")
+    if getattr(args, "file", None):
+        args.text = Path(args.file).read_text()
+
+
+async def run(args: argparse.Namespace, out: TextIO) -> None:
+    async with await RcsClient.connect(
+        args.url, read_key(args), ssl=ssl_context(args), auth="bearer" if args.bearer else "basic"
+    ) as client:
+        await args.func(client, args, out)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        prepare(args)
+        asyncio.run(run(args, sys.stdout))
+    except ConnectorException as exc:
+        _fail(f"{exc.wire_class}: {exc.message}", 1)
+    except (UsageError, QueryFilterError, ValidationError, OSError) as exc:
+        wire = IllegalArgumentException.icf_class
+        _fail(f"{wire}: {exc}", 2 if not isinstance(exc, OSError) else 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from protocol.configuration import Configuration, ConnectorKey
 from protocol.filters import Filter
-from protocol.info import ConnectorInfo
+from protocol.info import ConfigurationInfo, ConnectorInfo
 from protocol.schema import Schema
 from protocol.values import (
     Attributes,
@@ -85,6 +85,8 @@ class ControlRequest(_Model):
 
 class ControlResponse(_Model):
     connectorInfos: list[ConnectorInfo] | None = None
+    configurations: list[ConfigurationInfo] | None = None
+    """With CONNECTOR_INFO: the named configurations the server holds, with their connectorRef."""
     requestIds: list[int] | None = None
     """The ids of the requests still open on this connection (liveness reconciliation, §1.9)."""
 

@@ -33,3 +33,14 @@ class ConnectorInfo(_Model):
     configurationProperties: list[ConfigurationPropertyInfo] = Field(default_factory=list)
     supportedOperations: list[OperationName] = Field(default_factory=list)
     objectClasses: list[str] = Field(default_factory=list)
+
+
+class ConfigurationInfo(_Model):
+    """A named configuration the server holds, and the connector it is for (its `connectorRef`).
+
+    Listed with CONNECTOR_INFO so that a client can name a configuration alone: the connector
+    key each operation needs comes from here.
+    """
+
+    name: str
+    connectorRef: ConnectorKey

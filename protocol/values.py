@@ -115,11 +115,14 @@ class GuardedString:
         }
 
 
-AttributeValue: TypeAlias = str | bool | int | float | GuardedString | None
+AttributeValue: TypeAlias = Annotated[
+    str | bool | int | float | GuardedString | None, Field(union_mode="left_to_right")
+]
 """One value of an attribute: the JSON scalars, or a secret.
 
-`bool` comes before `int` so that JSON `true` stays a boolean; pydantic's smart union matches
-JSON types exactly first.
+The members are tried in order, each strictly: a JSON string stays a `str` (GuardedString's own
+validator would take a bare string too, and pydantic's smart union picked it), `true` stays a
+`bool` rather than an `int`, and only `{"$guarded": ...}` becomes a GuardedString.
 """
 
 JsonValue: TypeAlias = Any

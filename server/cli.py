@@ -1,11 +1,143 @@
-"""Command line entry point (built by its own issue)."""
+"""`hubspot-rcs`: run the connector server (`serve`), and manage its key and secrets.
 
+    hubspot-rcs serve --conf conf/
+
+`serve` loads `conf/` (`server.conf`: ConnectorServer.properties, the provisioner files, the
+environment), checks every configuration against the installed connectors, and listens until
+SIGTERM or SIGINT, which drain it (docs/operations.md). SIGHUP reloads the configurations: a
+changed one gets a fresh pool, its old pool finishes what it lent out. A configuration error
+stops the start with every problem listed on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from connector.registry import ConnectorRegistry
+from protocol.configuration import ConnectorKey
+from protocol.errors import ConnectorException
+from protocol.values import GuardedString
+from server import logs
+from server.app import ConnectorServer, HostedConfiguration
+from server.conf import (
+    ConfigurationError,
+    LoadedConf,
+    RegistryLookup,
+    load_conf,
+    persist_property,
+    reload_conf,
+)
+from server.secrets.cli import add_subcommands
+
+log = logs.get_logger("server.cli")
 
 
-def main() -> int:
-    print("server: not built yet", file=sys.stderr)
-    return 2
+def hosted_configurations(loaded: LoadedConf) -> dict[str, HostedConfiguration]:
+    """The server's view of the loaded provisioner files."""
+    return {
+        name: HostedConfiguration(
+            name=name,
+            connector_ref=ConnectorKey(
+                bundleName=config.connectorRef.bundleName,
+                bundleVersion=config.connectorRef.bundleVersion,
+                connectorName=config.connectorRef.connectorName,
+            ),
+            configuration=config,
+        )
+        for name, config in loaded.configurations.items()
+    }
+
+
+class _Daemon:
+    """The running server and the configuration it was loaded from (kept for reloads)."""
+
+    def __init__(self, loaded: LoadedConf, registry: ConnectorRegistry) -> None:
+        self.loaded = loaded
+        self.registry = registry
+        self.server = ConnectorServer(
+            loaded.settings, registry, hosted_configurations(loaded), persist=self.persist
+        )
+
+    def persist(self, name: str, property_name: str, value: GuardedString) -> None:
+        persist_property(self.loaded, name, property_name, value)
+
+    async def reload(self) -> None:
+        result = await asyncio.to_thread(
+            reload_conf, self.loaded, confidential=RegistryLookup(self.registry)
+        )
+        if not result.accepted:
+            log.error("conf.reload_refused", issues=[str(i) for i in result.issues])
+            return
+        self.loaded = result.conf
+        self.server.set_configurations(hosted_configurations(result.conf))
+        log.info(
+            "conf.reloaded",
+            added=list(result.added),
+            removed=list(result.removed),
+            changed=list(result.changed),
+        )
+        if result.settings_changed:
+            log.warning("conf.settings_need_restart", settings=sorted(result.settings_changed))
+
+    async def run(self) -> None:
+        await self.server.start()
+        self.server.install_signal_handlers()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        await self.server.serve_forever()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    registry = ConnectorRegistry.discover()
+    try:
+        loaded = load_conf(args.conf, confidential=RegistryLookup(registry))
+    except ConfigurationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    settings = loaded.settings
+    logs.configure(settings.log_level, settings.log_format)
+    for warning in loaded.warnings:
+        log.warning("conf.warning", detail=warning)
+    try:
+        daemon = _Daemon(loaded, registry)
+        asyncio.run(daemon.run())
+    except ConnectorException as error:
+        print(f"{error.wire_class}: {error.message}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="hubspot-rcs", description="A remote connector server for HubSpot and IDM."
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="run the connector server", description=__doc__.split("\n\n")[2]
+    )
+    serve.add_argument(
+        "--conf",
+        type=Path,
+        default=Path("conf"),
+        help="the configuration directory (default: ./conf)",
+    )
+    serve.set_defaults(func=_serve)
+    add_subcommands(commands)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    status: int = args.func(args)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,0 +1,626 @@
+"""The async client: one WebSocket to a connector server, many requests over it at once.
+
+    async with await RcsClient.connect("ws://127.0.0.1:8759/openicf", key) as client:
+        hubspot = await client.facade("hubspot")      # a configuration the server holds
+        await hubspot.test()
+        async with hubspot.search("contact", page_size=100) as results:
+            async for obj in results:
+                ...
+        print(results.result)                         # the SearchResult
+
+A reader task routes every frame to the request it answers (by messageId, docs/protocol.md
+"Envelope"). Search parts queue up to a bound; past it the reader waits, TCP pushes back, and
+the server's sends wait too, so a slow consumer slows the connector rather than filling memory.
+Leaving a search early (break, an exception, `aclose`) sends a cancel, as IDM's client does when
+its handler returns false (openicf-rcs.md §1.6-§1.7). Errors are raised as the ICF exceptions
+of `protocol.errors`, keeping the class name the server sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ssl as ssl_module
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Final, Literal, Self
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from protocol.codec import FrameError, decode, encode, exception_from
+from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
+from protocol.errors import (
+    ConfigurationException,
+    ConnectionBrokenException,
+    ConnectionFailedException,
+    ConnectorException,
+    InvalidCredentialException,
+    OperationTimeoutException,
+)
+from protocol.filters import Filter
+from protocol.frames import (
+    CancelRequest,
+    ControlRequest,
+    ControlResponse,
+    CreateOpRequest,
+    DeleteOpRequest,
+    GetOpRequest,
+    Handshake,
+    InfoLevel,
+    LatestSyncTokenOpRequest,
+    OperationRequest,
+    OperationResponse,
+    RequestBody,
+    RequestFrame,
+    ResponseBody,
+    ResponseFrame,
+    SchemaOpRequest,
+    ScriptOnConnectorOpRequest,
+    SearchOpRequest,
+    SyncOpRequest,
+    TestOpRequest,
+    UpdateOpRequest,
+    ValidateOpRequest,
+)
+from protocol.info import ConfigurationInfo, ConnectorInfo
+from protocol.schema import Schema
+from protocol.values import (
+    Attributes,
+    ConnectorObject,
+    JsonValue,
+    OperationOptions,
+    SearchResult,
+    SyncDelta,
+    SyncToken,
+    Uid,
+    UpdateType,
+)
+
+DEFAULT_URL: Final = "ws://127.0.0.1:8759/openicf"
+STREAM_QUEUE_FRAMES: Final = 8
+"""Search parts a client holds before its reader stops reading (and TCP pushes back)."""
+
+
+class _Pending:
+    """The frames of one request, as they arrive, with a bound that pushes back."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[ResponseFrame] = deque()
+        self._limit = limit
+        self._readable = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._error: BaseException | None = None
+        self.abandoned = False
+
+    async def put(self, frame: ResponseFrame) -> None:
+        if self.abandoned:
+            return
+        self._items.append(frame)
+        self._readable.set()
+        if len(self._items) >= self._limit:
+            self._room.clear()
+            await self._room.wait()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._readable.set()
+        self._room.set()
+
+    def abandon(self) -> None:
+        """The caller no longer wants this request's frames: drop them, free the reader."""
+        self.abandoned = True
+        self._items.clear()
+        self._room.set()
+
+    async def get(self) -> ResponseFrame:
+        while not self._items:
+            if self._error is not None:
+                raise self._error
+            self._readable.clear()
+            await self._readable.wait()
+        frame = self._items.popleft()
+        if len(self._items) < self._limit:
+            self._room.set()
+        return frame
+
+
+def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
+    if scheme == "bearer":
+        return f"Bearer {key}"
+    # What IDM sends: Basic with the username `anonymous` (openicf-rcs.md §1.1).
+    return "Basic " + base64.b64encode(f"anonymous:{key}".encode()).decode()
+
+
+class RcsClient:
+    """A connection to a connector server. Build it with `await RcsClient.connect(...)`."""
+
+    def __init__(self, ws: ClientConnection, *, stream_queue_frames: int) -> None:
+        self.ws = ws
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 1
+        self._stream_queue_frames = stream_queue_frames
+        self._closed_error: ConnectorException | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._info: ControlResponse | None = None
+        self.server_session: Handshake | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        key: str,
+        *,
+        ssl: ssl_module.SSLContext | None = None,
+        auth: Literal["basic", "bearer"] = "basic",
+        peer_name: str = "hubspot-rcs-client",
+        open_timeout_s: float = 10.0,
+        max_frame_bytes: int = 16 * 1024 * 1024,
+        stream_queue_frames: int = STREAM_QUEUE_FRAMES,
+    ) -> RcsClient:
+        """Open the socket, authenticate on the upgrade, and do the handshake.
+
+        Raises `InvalidCredentialException` when the server refuses the key (401/403) and
+        `ConnectionFailedException` when it cannot be reached.
+        """
+        try:
+            ws = await connect(
+                url,
+                additional_headers={"Authorization": _authorization(key, auth)},
+                ssl=ssl if url.startswith("wss:") else None,
+                compression=None,
+                open_timeout=open_timeout_s,
+                max_size=max_frame_bytes,
+                max_queue=4,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise InvalidCredentialException(
+                    f"the server refused the key (HTTP {status})"
+                ) from None
+            raise ConnectionFailedException(
+                f"the server refused the connection (HTTP {status})"
+            ) from None
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
+        client = cls(ws, stream_queue_frames=stream_queue_frames)
+        client._reader = asyncio.get_running_loop().create_task(client._read())
+        try:
+            await client._handshake(peer_name)
+        except BaseException:
+            await client.aclose()
+            raise
+        return client
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.ws.close()
+        if self._reader is not None:
+            await asyncio.wait([self._reader])
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        error: ConnectorException = ConnectionBrokenException("the connection closed")
+        try:
+            async for message in self.ws:
+                try:
+                    frame = decode(message)
+                except FrameError:
+                    continue  # not ours to answer; a server does not send these
+                if not isinstance(frame, ResponseFrame):
+                    continue  # this client serves no requests
+                pending = self._pending.get(frame.messageId)
+                if pending is not None:
+                    await pending.put(frame)
+        except ConnectionClosed as exc:
+            error = ConnectionBrokenException(f"the connection closed ({exc})")
+        finally:
+            self._closed_error = error
+            for pending in self._pending.values():
+                pending.fail(error)
+
+    def _open(self, limit: int = 1, *, message_id: int | None = None) -> tuple[int, _Pending]:
+        if self._closed_error is not None:
+            raise self._closed_error
+        if message_id is None:
+            while self._next_id in self._pending:
+                self._next_id += 1
+            message_id, self._next_id = self._next_id, self._next_id + 1
+        pending = _Pending(limit)
+        self._pending[message_id] = pending
+        return message_id, pending
+
+    async def _send(self, frame: RequestFrame) -> None:
+        try:
+            await self.ws.send(encode(frame))
+        except ConnectionClosed:
+            raise self._closed_error or ConnectionBrokenException("the connection closed") from None
+
+    async def _round_trip(self, body: RequestBody, timeout_s: float | None) -> ResponseBody:
+        message_id, pending = self._open()
+        try:
+            await self._send(RequestFrame(messageId=message_id, request=body))
+            try:
+                async with asyncio.timeout(timeout_s):
+                    frame = await pending.get()
+            except TimeoutError:
+                if body.operation is not None:
+                    await self._cancel_quietly(message_id)
+                raise OperationTimeoutException(
+                    f"no answer within {timeout_s} s; the request was cancelled"
+                ) from None
+            except asyncio.CancelledError:
+                if body.operation is not None:
+                    await asyncio.shield(self._cancel_quietly(message_id))
+                raise
+        finally:
+            self._pending.pop(message_id, None)
+        if frame.response.error is not None:
+            raise exception_from(frame.response.error)
+        return frame.response
+
+    async def _handshake(self, peer_name: str) -> None:
+        hello = Handshake(sessionId=uuid.uuid4().hex, peerName=peer_name)
+        _, pending = self._open(message_id=0)
+        try:
+            await self._send(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
+            frame = await pending.get()
+        finally:
+            self._pending.pop(0, None)
+        if frame.response.error is not None:
+            raise exception_from(frame.response.error)
+        self.server_session = frame.response.handshake
+
+    async def _cancel_quietly(self, request_id: int) -> None:
+        with contextlib.suppress(ConnectorException):
+            await self.cancel(request_id)
+
+    # -- control ----------------------------------------------------------------------------
+
+    async def control(self, *levels: InfoLevel, timeout_s: float | None = 30.0) -> ControlResponse:
+        body = RequestBody(control=ControlRequest(infoLevel=list(levels)))
+        answer = (await self._round_trip(body, timeout_s)).control
+        assert answer is not None
+        return answer
+
+    async def connector_info(self) -> ControlResponse:
+        """The connectors the server hosts and the named configurations it holds."""
+        self._info = await self.control("CONNECTOR_INFO")
+        return self._info
+
+    async def connectors(self) -> list[ConnectorInfo]:
+        return (await self.connector_info()).connectorInfos or []
+
+    async def configurations(self) -> list[ConfigurationInfo]:
+        return (await self.connector_info()).configurations or []
+
+    async def open_requests(self) -> list[int]:
+        """The ids of this connection's requests the server still holds open (§1.9)."""
+        return (await self.control("REQUESTS")).requestIds or []
+
+    async def cancel(self, request_id: int, *, timeout_s: float | None = 30.0) -> bool:
+        """Stop request `request_id`; False when its answer had already gone out."""
+        pending = self._pending.get(request_id)
+        if pending is not None:
+            pending.abandon()
+        body = RequestBody(cancel=CancelRequest(requestId=request_id))
+        answer = (await self._round_trip(body, timeout_s)).cancel
+        assert answer is not None
+        return answer.cancelled
+
+    # -- facades ----------------------------------------------------------------------------
+
+    def facade_for(self, connector_key: ConnectorKey, configuration: Configuration) -> Facade:
+        """Operations on `connector_key` with a configuration given by name or inline."""
+        return Facade(self, connector_key, configuration)
+
+    async def facade(self, configuration_name: str) -> Facade:
+        """Operations on a configuration the server holds, with its connectorRef as key."""
+        info = self._info or await self.connector_info()
+        for named in info.configurations or []:
+            if named.name == configuration_name:
+                return Facade(self, named.connectorRef, ConfigurationRef(name=configuration_name))
+        known = ", ".join(c.name for c in info.configurations or []) or "none"
+        raise ConfigurationException(
+            f"unknown configuration {configuration_name!r} (the server holds: {known})"
+        )
+
+
+class Facade:
+    """ICF's `ConnectorFacade`: one method per operation, on one connector and configuration.
+
+    `timeout_s` is the client's own deadline: for a single answer, the whole wait; for a
+    stream, the wait for each part (as ICF measures a search's timeout, openicf-rcs.md §1.6).
+    When it passes, the request is cancelled and `OperationTimeoutException` raised.
+    """
+
+    def __init__(
+        self, client: RcsClient, connector_key: ConnectorKey, configuration: Configuration
+    ) -> None:
+        self.client = client
+        self.connector_key = connector_key
+        self.configuration = configuration
+
+    def request(self, **operation: Any) -> RequestBody:
+        return RequestBody(
+            operation=OperationRequest(
+                connectorKey=self.connector_key, configuration=self.configuration, **operation
+            )
+        )
+
+    async def _call(self, timeout_s: float | None, **operation: Any) -> OperationResponse:
+        answer = (await self.client._round_trip(self.request(**operation), timeout_s)).operation
+        assert answer is not None
+        return answer
+
+    async def test(self, *, timeout_s: float | None = None) -> None:
+        await self._call(timeout_s, test=TestOpRequest())
+
+    async def validate(self, *, timeout_s: float | None = None) -> None:
+        await self._call(timeout_s, validate_=ValidateOpRequest())
+
+    async def schema(self, *, timeout_s: float | None = None) -> Schema:
+        answer = (await self._call(timeout_s, schema_=SchemaOpRequest())).schema_
+        assert answer is not None
+        return answer.schema_
+
+    async def create(
+        self,
+        object_class: str,
+        attributes: Attributes,
+        options: OperationOptions | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> Uid:
+        op = CreateOpRequest(
+            objectClass=object_class,
+            attributes=attributes,
+            options=options or OperationOptions(),
+        )
+        answer = (await self._call(timeout_s, create=op)).create
+        assert answer is not None
+        return answer.uid
+
+    async def get(
+        self,
+        object_class: str,
+        uid: Uid | str,
+        options: OperationOptions | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> ConnectorObject | None:
+        """The object, or None when no object has that uid."""
+        op = GetOpRequest(
+            objectClass=object_class, uid=_uid(uid), options=options or OperationOptions()
+        )
+        answer = (await self._call(timeout_s, get=op)).get
+        assert answer is not None
+        return answer.connectorObject
+
+    async def update(
+        self,
+        object_class: str,
+        uid: Uid | str,
+        attributes: Attributes,
+        update_type: UpdateType = UpdateType.REPLACE,
+        options: OperationOptions | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> Uid:
+        op = UpdateOpRequest(
+            objectClass=object_class,
+            uid=_uid(uid),
+            updateType=update_type,
+            attributes=attributes,
+            options=options or OperationOptions(),
+        )
+        answer = (await self._call(timeout_s, update=op)).update
+        assert answer is not None
+        return answer.uid
+
+    async def delete(
+        self,
+        object_class: str,
+        uid: Uid | str,
+        options: OperationOptions | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        op = DeleteOpRequest(
+            objectClass=object_class, uid=_uid(uid), options=options or OperationOptions()
+        )
+        await self._call(timeout_s, delete=op)
+
+    async def script_on_connector(
+        self,
+        language: str,
+        text: str,
+        arguments: Mapping[str, JsonValue] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> JsonValue:
+        op = ScriptOnConnectorOpRequest(
+            scriptLanguage=language, scriptText=text, scriptArguments=dict(arguments or {})
+        )
+        answer = (await self._call(timeout_s, scriptOnConnector=op)).scriptOnConnector
+        assert answer is not None
+        return answer.result
+
+    async def latest_sync_token(
+        self, object_class: str, *, timeout_s: float | None = None
+    ) -> SyncToken | None:
+        op = LatestSyncTokenOpRequest(objectClass=object_class)
+        answer = (await self._call(timeout_s, latestSyncToken=op)).latestSyncToken
+        assert answer is not None
+        return answer.token
+
+    def search(
+        self,
+        object_class: str,
+        filter: Filter | None = None,
+        options: OperationOptions | None = None,
+        *,
+        timeout_s: float | None = None,
+        **option_fields: Any,
+    ) -> SearchResults:
+        """Stream the matching objects; use it as `async with ... as results: async for`.
+
+        Options may be given as an `OperationOptions` or as its fields (`pageSize=100`).
+        """
+        if options is None:
+            options = OperationOptions(**option_fields)
+        op = SearchOpRequest(objectClass=object_class, filter=filter, options=options)
+        return SearchResults(self.client, self.request(search=op), timeout_s)
+
+    def sync(
+        self,
+        object_class: str,
+        token: SyncToken | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> SyncResults:
+        op = SyncOpRequest(objectClass=object_class, token=token)
+        return SyncResults(self.client, self.request(sync=op), timeout_s)
+
+
+def _uid(uid: Uid | str) -> Uid:
+    return uid if isinstance(uid, Uid) else Uid(value=uid)
+
+
+class _Stream:
+    """A streamed answer: parts in sequence, cancelled when left before its end."""
+
+    def __init__(self, client: RcsClient, body: RequestBody, timeout_s: float | None) -> None:
+        self._client = client
+        self._body = body
+        self._timeout_s = timeout_s
+        self._pending: _Pending | None = None
+        self.request_id: int | None = None
+        self.done = False
+        self.parts = 0
+
+    async def start(self) -> None:
+        if self._pending is None:
+            self.request_id, self._pending = self._client._open(self._client._stream_queue_frames)
+            await self._client._send(RequestFrame(messageId=self.request_id, request=self._body))
+
+    async def _next_part(self) -> OperationResponse:
+        await self.start()
+        assert self._pending is not None
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                frame = await self._pending.get()
+        except TimeoutError:
+            await self.aclose()
+            raise OperationTimeoutException(
+                f"no answer part within {self._timeout_s} s; the request was cancelled"
+            ) from None
+        if frame.response.error is not None:
+            self._finish()
+            raise exception_from(frame.response.error)
+        operation = frame.response.operation
+        assert operation is not None
+        self.parts += 1
+        return operation
+
+    def _finish(self) -> None:
+        self.done = True
+        if self.request_id is not None:
+            self._client._pending.pop(self.request_id, None)
+
+    async def aclose(self) -> None:
+        """Stop the request if it is still running (sends a cancel)."""
+        if self.request_id is not None and not self.done:
+            self.done = True
+            try:
+                await self._client._cancel_quietly(self.request_id)
+            finally:
+                self._client._pending.pop(self.request_id, None)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.shield(self.aclose())
+
+
+class SearchResults(_Stream):
+    """The objects of a search, in order; `result` holds the SearchResult at the end."""
+
+    def __init__(self, client: RcsClient, body: RequestBody, timeout_s: float | None) -> None:
+        super().__init__(client, body, timeout_s)
+        self.result: SearchResult | None = None
+        self.count = 0
+        self._buffer: deque[ConnectorObject] = deque()
+
+    def __aiter__(self) -> AsyncIterator[ConnectorObject]:
+        return self
+
+    async def __anext__(self) -> ConnectorObject:
+        while not self._buffer:
+            if self.done:
+                raise StopAsyncIteration
+            part = (await self._next_part()).search
+            assert part is not None
+            self._buffer.extend(part.connectorObjects)
+            if part.result is not None:
+                self.result = part.result
+                self._finish()
+        self.count += 1
+        return self._buffer.popleft()
+
+    async def pages(self) -> AsyncIterator[Sequence[ConnectorObject]]:
+        """The objects part by part, as the server sent them (cheaper than one by one)."""
+        while not self.done:
+            part = (await self._next_part()).search
+            assert part is not None
+            if part.result is not None:
+                self.result = part.result
+                self._finish()
+            self.count += len(part.connectorObjects)
+            if part.connectorObjects:
+                yield part.connectorObjects
+
+
+class SyncResults(_Stream):
+    """The deltas of a sync, in order; `token` holds where the next sync resumes."""
+
+    def __init__(self, client: RcsClient, body: RequestBody, timeout_s: float | None) -> None:
+        super().__init__(client, body, timeout_s)
+        self.token: SyncToken | None = None
+        self._buffer: deque[SyncDelta] = deque()
+
+    def __aiter__(self) -> AsyncIterator[SyncDelta]:
+        return self
+
+    async def __anext__(self) -> SyncDelta:
+        while not self._buffer:
+            if self.done:
+                raise StopAsyncIteration
+            part = (await self._next_part()).sync
+            assert part is not None
+            self._buffer.extend(part.syncDeltas)
+            if part.last:
+                self.token = part.token
+                self._finish()
+        return self._buffer.popleft()
+
+
+__all__ = [
+    "DEFAULT_URL",
+    "Facade",
+    "RcsClient",
+    "SearchResults",
+    "SyncResults",
+]

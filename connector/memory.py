@@ -1,0 +1,456 @@
+"""An in-memory connector: every SPI operation, no resource behind it.
+
+It is the SPI's reference implementation (what each operation must do, cancellation included)
+and the connector the server's tests, the benchmark and the README's "Try it" run against. Its
+objects live in a `MemoryStore` that all instances of one configuration share, as a real
+connector's instances share an HTTP session.
+
+Knobs, as configuration properties so that they work over the wire as well as in process:
+`seed` objects generated in the first object class, `pageSize` objects per page, `pageDelayMs`
+before each page, `blockOn` operations that wait until they are cancelled, and `failOn`
+operations (plus `INIT` and `CHECK_ALIVE`) that raise `ConnectorIOException`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from connector.base import (
+    Connector,
+    ConnectorContext,
+    CreateOp,
+    DeleteOp,
+    GetOp,
+    SchemaOp,
+    ScriptOnConnectorOp,
+    SearchOp,
+    SearchPage,
+    SharedResources,
+    SyncOp,
+    SyncPage,
+    TestOp,
+    UpdateAttributeValuesOp,
+    UpdateOp,
+)
+from connector.configuration import Configuration, Property
+from protocol.configuration import ConnectorKey
+from protocol.errors import (
+    AlreadyExistsException,
+    ConfigurationException,
+    ConnectorIOException,
+    InvalidAttributeValueException,
+    InvalidCredentialException,
+    PreconditionFailedException,
+    UnknownUidException,
+    UnsupportedOperationException,
+)
+from protocol.filters import Filter, evaluate
+from protocol.schema import AttributeFlag, AttributeInfo, ObjectClassInfo, Schema
+from protocol.values import (
+    NAME,
+    Attributes,
+    AttributeValue,
+    ConnectorObject,
+    CountPolicy,
+    GuardedString,
+    JsonValue,
+    OperationOptions,
+    SearchResult,
+    SyncDelta,
+    SyncDeltaType,
+    SyncToken,
+    Uid,
+)
+
+_HOOKS: Final = frozenset({"INIT", "CHECK_ALIVE"})
+
+
+class MemoryConfiguration(Configuration):
+    objectClasses: list[str] = Property(
+        default_factory=lambda: ["contact", "company"],
+        order=1,
+        help="The object classes the connector holds",
+    )
+    seed: int = Property(
+        0, ge=0, order=2, help="Objects generated in the first object class at start"
+    )
+    pageSize: int = Property(100, ge=1, order=3, help="Objects per page of a search")
+    pageDelayMs: float = Property(0.0, ge=0, order=4, help="A pause before each page")
+    blockOn: list[str] = Property(
+        default_factory=list, order=5, help="Operations that wait until they are cancelled"
+    )
+    failOn: list[str] = Property(
+        default_factory=list,
+        order=6,
+        help="Operations (and INIT, CHECK_ALIVE) that fail with ConnectorIOException",
+    )
+    apiKey: GuardedString | None = Property(
+        None, confidential=True, order=7, help="When set, `test` checks expectedApiKey"
+    )
+    expectedApiKey: GuardedString | None = Property(None, confidential=True, order=8)
+
+
+@dataclass
+class MemoryStore(SharedResources):
+    """The objects of one configuration, and a record of what happened to its instances."""
+
+    objects: dict[str, dict[str, ConnectorObject]] = field(default_factory=dict)
+    changes: list[SyncDelta] = field(default_factory=list)
+    next_uid: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    created: int = 0
+    disposed: int = 0
+    cancelled: list[str] = field(default_factory=list)
+    """Operations that were stopped by cancellation while they ran (timeouts included)."""
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set whenever an operation starts running in a connector instance."""
+    closed: bool = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def seed_object(object_class: str, number: int) -> ConnectorObject:
+    """The generated object number `number`: a contact-like record of a few attributes."""
+    return ConnectorObject(
+        objectClass=object_class,
+        uid=Uid(value=str(number), revision="1"),
+        name=f"user{number:07d}@example.com",
+        attributes={
+            "firstname": [f"First{number}"],
+            "lastname": [f"Last{number % 1000}"],
+            "phone": [f"+1-555-{number % 10000:04d}"],
+            "lifecyclestage": ["lead"],
+        },
+    )
+
+
+class MemoryConnector(
+    Connector,
+    TestOp,
+    SchemaOp,
+    CreateOp,
+    GetOp,
+    SearchOp,
+    UpdateOp,
+    UpdateAttributeValuesOp,
+    DeleteOp,
+    ScriptOnConnectorOp,
+    SyncOp,
+):
+    """Holds objects in memory; searches page through them in uid order."""
+
+    connector_key = ConnectorKey(
+        bundleName="org.example.connectors.memory",
+        bundleVersion="1.0.0.0",
+        connectorName="org.example.connectors.memory.MemoryConnector",
+    )
+    display_name = "In-memory Connector"
+    category = "test"
+    configuration_class = MemoryConfiguration
+    object_classes = ("contact", "company")
+
+    def __init__(self, context: ConnectorContext, shared: SharedResources) -> None:
+        super().__init__(context, shared)
+        assert isinstance(shared, MemoryStore)
+        assert isinstance(context.configuration, MemoryConfiguration)
+        self.store = shared
+        self.config = context.configuration
+
+    @classmethod
+    async def open_shared(cls, context: ConnectorContext) -> SharedResources:
+        config = context.configuration
+        assert isinstance(config, MemoryConfiguration)
+        store = MemoryStore(objects={name: {} for name in config.objectClasses})
+        if config.seed and config.objectClasses:
+            first = config.objectClasses[0]
+            for _ in range(config.seed):
+                number = next(store.next_uid)
+                store.objects[first][str(number)] = seed_object(first, number)
+        return store
+
+    # -- knobs ----------------------------------------------------------------------------
+
+    async def _enter(self, operation: str) -> None:
+        """Apply the knobs for `operation`: fail, or wait until cancelled."""
+        self.store.started.set()
+        if operation in self.config.failOn:
+            raise ConnectorIOException(f"{operation} failed on demand")
+        if operation in self.config.blockOn:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.store.cancelled.append(operation)
+                raise
+
+    async def _pause(self, operation: str) -> None:
+        if self.config.pageDelayMs:
+            try:
+                await asyncio.sleep(self.config.pageDelayMs / 1000)
+            except asyncio.CancelledError:
+                self.store.cancelled.append(operation)
+                raise
+
+    def _class(self, object_class: str) -> dict[str, ConnectorObject]:
+        try:
+            return self.store.objects[object_class]
+        except KeyError:
+            raise InvalidAttributeValueException(f"unknown object class {object_class!r}") from None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def init(self) -> None:
+        if "INIT" in self.config.failOn:
+            raise ConnectorIOException("INIT failed on demand")
+        self.store.created += 1
+
+    async def check_alive(self) -> None:
+        if "CHECK_ALIVE" in self.config.failOn:
+            raise ConnectorIOException("CHECK_ALIVE failed on demand")
+
+    async def dispose(self) -> None:
+        self.store.disposed += 1
+
+    async def validate(self) -> None:
+        unknown = (set(self.config.failOn) | set(self.config.blockOn)) - _HOOKS - _OPERATIONS
+        if unknown:
+            raise ConfigurationException(
+                f"failOn/blockOn name unknown operations: {', '.join(sorted(unknown))}"
+            )
+
+    # -- operations -----------------------------------------------------------------------
+
+    async def test(self) -> None:
+        await self._enter("TEST")
+        expected = self.config.expectedApiKey
+        if expected is not None and self.config.apiKey != expected:
+            raise InvalidCredentialException("apiKey is not the expected key")
+
+    async def schema(self) -> Schema:
+        await self._enter("SCHEMA")
+        attributes = [
+            AttributeInfo(name=NAME, flags=[AttributeFlag.REQUIRED]),
+            AttributeInfo(name="firstname"),
+            AttributeInfo(name="lastname"),
+            AttributeInfo(name="phone"),
+            AttributeInfo(name="lifecyclestage"),
+            AttributeInfo(name="tags", flags=[AttributeFlag.MULTIVALUED]),
+        ]
+        classes = [ObjectClassInfo(type=n, attributes=attributes) for n in self.store.objects]
+        names = list(self.store.objects)
+        return Schema(
+            objectClasses=classes,
+            supportedObjectClassesByOperation={op: names for op in sorted(_OPERATIONS)},
+        )
+
+    async def create(
+        self, object_class: str, attributes: Attributes, options: OperationOptions
+    ) -> Uid:
+        await self._enter("CREATE")
+        objects = self._class(object_class)
+        name = _single_name(attributes)
+        if name is not None and any(o.name == name for o in objects.values()):
+            raise AlreadyExistsException(f"{object_class} {name} already exists")
+        uid = Uid(value=str(next(self.store.next_uid)), revision="1")
+        rest = {k: list(v) for k, v in attributes.items() if k != NAME and v}
+        obj = ConnectorObject(objectClass=object_class, uid=uid, name=name, attributes=rest)
+        objects[uid.value] = obj
+        self._record(SyncDeltaType.CREATE, obj)
+        return uid
+
+    async def get(
+        self, object_class: str, uid: Uid, options: OperationOptions
+    ) -> ConnectorObject | None:
+        await self._enter("GET")
+        return self._class(object_class).get(uid.value)
+
+    async def search(
+        self, object_class: str, filter: Filter | None, options: OperationOptions
+    ) -> AsyncIterator[SearchPage]:
+        await self._enter("SEARCH")
+        objects = self._class(object_class)
+        matching = [o for o in objects.values() if filter is None or evaluate(filter, o)]
+        for key in reversed(options.sortKeys or []):
+            by_field = functools.partial(_sort_value, attribute=key.field)
+            matching.sort(key=by_field, reverse=not key.ascending)
+        start = _decode_cookie(options.pagedResultsCookie)
+        if options.pagedResultsOffset is not None and options.pagedResultsOffset >= 1:
+            start = options.pagedResultsOffset - 1
+        end = len(matching) if options.pageSize is None else start + options.pageSize
+        window = matching[start:end]
+        step = self.config.pageSize
+        for index in range(0, len(window), step):
+            await self._pause("SEARCH")
+            yield SearchPage(window[index : index + step])
+        if options.pageSize is not None:
+            remaining = max(len(matching) - end, 0)
+            exact = options.totalPagedResultsPolicy == CountPolicy.EXACT
+            yield SearchPage(
+                [],
+                SearchResult(
+                    pagedResultsCookie=_encode_cookie(end) if remaining else None,
+                    remainingPagedResults=remaining,
+                    totalPagedResultsPolicy=CountPolicy.EXACT if exact else CountPolicy.NONE,
+                    totalPagedResults=len(matching) if exact else SearchResult.NO_COUNT,
+                ),
+            )
+
+    async def update(
+        self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
+    ) -> Uid:
+        await self._enter("UPDATE")
+        current = self._existing(object_class, uid)
+        merged = dict(current.attributes)
+        for key, values in attributes.items():
+            if key == NAME:
+                continue
+            if values:
+                merged[key] = list(values)
+            else:
+                merged.pop(key, None)
+        name = _single_name(attributes) if NAME in attributes else current.name
+        return self._store_update(current, name, merged)
+
+    async def add_attribute_values(
+        self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
+    ) -> Uid:
+        await self._enter("UPDATE")
+        current = self._existing(object_class, uid)
+        merged = dict(current.attributes)
+        for key, values in attributes.items():
+            have = list(merged.get(key, []))
+            merged[key] = have + [v for v in values if v not in have]
+        return self._store_update(current, current.name, merged)
+
+    async def remove_attribute_values(
+        self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
+    ) -> Uid:
+        await self._enter("UPDATE")
+        current = self._existing(object_class, uid)
+        merged = dict(current.attributes)
+        for key, values in attributes.items():
+            kept = [v for v in merged.get(key, []) if v not in values]
+            if kept:
+                merged[key] = kept
+            else:
+                merged.pop(key, None)
+        return self._store_update(current, current.name, merged)
+
+    async def delete(self, object_class: str, uid: Uid, options: OperationOptions) -> None:
+        await self._enter("DELETE")
+        current = self._existing(object_class, uid)
+        del self.store.objects[object_class][uid.value]
+        self._record(SyncDeltaType.DELETE, current)
+
+    async def run_script_on_connector(
+        self,
+        language: str,
+        script: str,
+        arguments: dict[str, JsonValue],
+        options: OperationOptions,
+    ) -> JsonValue:
+        """`echo` returns its text and arguments; `count` counts the objects of a class."""
+        await self._enter("SCRIPT_ON_CONNECTOR")
+        if language == "echo":
+            return {"script": script, "arguments": arguments}
+        if language == "count":
+            return len(self._class(script.strip()))
+        raise UnsupportedOperationException(f"script language {language!r} (try echo, count)")
+
+    async def sync(
+        self, object_class: str, token: SyncToken | None, options: OperationOptions
+    ) -> AsyncIterator[SyncPage]:
+        await self._enter("SYNC")
+        after = int(token.value) if token is not None else 0
+        deltas = [
+            d
+            for d in self.store.changes
+            if d.objectClass == object_class and int(d.token.value) > after
+        ]
+        step = self.config.pageSize
+        for index in range(0, len(deltas), step):
+            await self._pause("SYNC")
+            yield SyncPage(deltas[index : index + step])
+        yield SyncPage([], token=deltas[-1].token if deltas else token)
+
+    async def latest_sync_token(self, object_class: str) -> SyncToken | None:
+        await self._enter("SYNC")
+        self._class(object_class)
+        return SyncToken(value=len(self.store.changes))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _existing(self, object_class: str, uid: Uid) -> ConnectorObject:
+        current = self._class(object_class).get(uid.value)
+        if current is None:
+            raise UnknownUidException(f"{object_class} {uid.value} does not exist")
+        if uid.revision is not None and uid.revision != current.uid.revision:
+            raise PreconditionFailedException(
+                f"{object_class} {uid.value} is at revision {current.uid.revision}, "
+                f"not {uid.revision}"
+            )
+        return current
+
+    def _store_update(
+        self, current: ConnectorObject, name: str | None, attributes: Attributes
+    ) -> Uid:
+        revision = str(int(current.uid.revision or "0") + 1)
+        uid = Uid(value=current.uid.value, revision=revision)
+        updated = ConnectorObject(
+            objectClass=current.objectClass, uid=uid, name=name, attributes=attributes
+        )
+        self.store.objects[current.objectClass][uid.value] = updated
+        self._record(SyncDeltaType.UPDATE, updated)
+        return uid
+
+    def _record(self, kind: SyncDeltaType, obj: ConnectorObject) -> None:
+        token = SyncToken(value=len(self.store.changes) + 1)
+        after = None if kind is SyncDeltaType.DELETE else obj
+        self.store.changes.append(
+            SyncDelta(
+                token=token,
+                deltaType=kind,
+                objectClass=obj.objectClass,
+                uid=obj.uid,
+                connectorObject=after,
+            )
+        )
+
+
+_OPERATIONS: Final = frozenset(
+    {"TEST", "SCHEMA", "CREATE", "GET", "SEARCH", "UPDATE", "DELETE", "SCRIPT_ON_CONNECTOR", "SYNC"}
+)
+
+
+def _single_name(attributes: Attributes) -> str | None:
+    values = attributes.get(NAME)
+    if not values:
+        return None
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise InvalidAttributeValueException(f"{NAME} takes one string value")
+    return values[0]
+
+
+def _sort_value(obj: ConnectorObject, attribute: str) -> tuple[int, str]:
+    values: list[AttributeValue] | None = obj.values(attribute)
+    first = values[0] if values else None
+    return (0, "") if first is None else (1, str(first))
+
+
+def _encode_cookie(position: int) -> str:
+    return base64.urlsafe_b64encode(str(position).encode()).decode().rstrip("=")
+
+
+def _decode_cookie(cookie: str | None) -> int:
+    if not cookie:
+        return 0
+    try:
+        padded = cookie + "=" * (-len(cookie) % 4)
+        return max(int(base64.urlsafe_b64decode(padded).decode()), 0)
+    except ValueError:
+        raise InvalidAttributeValueException("pagedResultsCookie is not one of ours") from None
