@@ -20,9 +20,24 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.hubspot_common import connector_for, machine, running_emulator, write_section
+from bench.hubspot_common import (
+    configuration_properties,
+    connector_for,
+    machine,
+    running_emulator,
+    write_section,
+)
+from client.connection import RcsClient
+from connector.hubspot import HubspotConnector
 from connector.hubspot.schema import builtin_catalog
+from connector.registry import ConnectorRegistry
+from protocol.configuration import InlineConfiguration
 from protocol.values import OperationOptions
+from server.app import ConnectorServer, HostedConfiguration
+from server.keyhash import hash_key
+from server.settings import ServerSettings
+
+KEY = "bench-key"
 
 PROPERTIES = list(builtin_catalog("contact").default_properties)
 """What the connector asks for by default: HubSpot's standard contact properties."""
@@ -54,13 +69,26 @@ async def connector_alone(info: dict[str, Any]) -> int:
         await connector.shared.aclose()
 
 
-async def through_server(info: dict[str, Any]) -> int | None:
-    """The connector behind the server, read with the bundled client; None if unavailable."""
-    try:
-        from bench.hubspot_server import read_through_server
-    except ImportError:
-        return None
-    return await read_through_server(info, PROPERTIES)
+async def through_server(info: dict[str, Any]) -> int:
+    """The connector behind the server, read with the bundled client over the protocol."""
+    configuration = InlineConfiguration.model_validate(
+        {"configurationProperties": configuration_properties(info, permitsPerSecond="100000")}
+    )
+    hubspot = HostedConfiguration(
+        name="hubspot", connector_ref=HubspotConnector.connector_key, configuration=configuration
+    )
+    settings = ServerSettings(host="127.0.0.1", port=0, key_hash=hash_key(KEY))
+    registry = ConnectorRegistry([HubspotConnector])
+    async with (
+        ConnectorServer(settings, registry, {"hubspot": hubspot}) as server,
+        await RcsClient.connect(server.url, KEY) as client,
+    ):
+        facade = await client.facade("hubspot")
+        count = 0
+        async with facade.search("contact") as results:
+            async for _ in results:
+                count += 1
+        return count
 
 
 async def best_of(
@@ -110,7 +138,6 @@ def report(results: dict[str, tuple[int, float] | None], contacts: int, rounds: 
     for key, label in labels.items():
         figures = results[key]
         if figures is None:
-            lines.append(f"| {label} | not run (server or client not installed) | | | |")
             continue
         count, seconds = figures
         ratio = f"{(sdk[1] / seconds):.2f}x" if sdk else ""
