@@ -130,7 +130,7 @@ def report(results: dict[str, tuple[int, float] | None], contacts: int, rounds: 
         "",
         f"{contacts:,} contacts, {len(PROPERTIES)} properties each (HubSpot's standard contact "
         f"properties), emulator in its own process with rate limits off; best of {rounds} "
-        "rounds.",
+        "rounds. The server and the client run in the benchmark's process, sharing its core.",
         "",
         "| Reader | Objects | Seconds | Objects per second | vs SDK |",
         "|---|---|---|---|---|",

@@ -503,7 +503,8 @@ class HubspotConnector(
     async def _search_definitions(
         self, object_class: str, filter: Filter | None, options: OperationOptions
     ) -> AsyncIterator[SearchPage]:
-        found = plan(filter, builtin_catalog(CRM_TYPES_BY_PROPERTIES[object_class]))
+        # Only the equals-on-__UID__ plans matter here: definitions are few, and read whole.
+        found = plan(filter, builtin_catalog(PROPERTY_CLASSES[object_class].object_class))
         objects: list[ConnectorObject]
         if isinstance(found, ReadByIds) and found.id_property is None:
             objects = [
@@ -573,9 +574,6 @@ class HubspotConnector(
         return await run_python(
             self, language, script, arguments, enabled=self.context.scripting_enabled
         )
-
-
-CRM_TYPES_BY_PROPERTIES = {name: crm.object_class for name, crm in PROPERTY_CLASSES.items()}
 
 
 def _sort_value(obj: ConnectorObject, field: str) -> tuple[bool, str]:
