@@ -20,6 +20,9 @@ class RecordingProxy:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.port = 0
+        self.open_connections = 0
+        self.most_connections = 0
+        """The most client connections open at once."""
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -38,6 +41,8 @@ class RecordingProxy:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.open_connections += 1
+        self.most_connections = max(self.most_connections, self.open_connections)
         upstream: asyncio.StreamWriter | None = None
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -60,6 +65,7 @@ class RecordingProxy:
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
+            self.open_connections -= 1
             for w in (writer, upstream):
                 if w is not None:
                     w.close()

@@ -245,6 +245,23 @@ async def test_every_call_goes_through_the_proxy(
     assert "/oauth/v3/token" in paths and CONTACTS + "/search" in paths
 
 
+async def test_at_most_maximum_connections_are_open(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    everyone = await read_all(await make_connector(), "contact")
+    emu.faults.set_latency(20.0)
+    async with recording_proxy() as proxy:
+        connector = await make_connector(
+            httpProxyHost="127.0.0.1", httpProxyPort=proxy.port, maximumConnections="3"
+        )
+        await connector.test()
+        found = await asyncio.gather(
+            *(connector.get("contact", o.uid, OperationOptions()) for o in everyone[:30])
+        )
+        assert all(found)
+    assert proxy.most_connections == 3
+
+
 # -- TLS -------------------------------------------------------------------------------------
 
 
