@@ -303,14 +303,13 @@ class HubspotHttp(SharedResources):
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.answers[0] += 1
                 # A refused connection never reached HubSpot; anything else may have.
-                sent = not isinstance(exc, aiohttp.ClientConnectorError)
-                if attempt > max_retries:
-                    raise transport_error(exc, action=action, attempts=attempt) from None
-                if sent and not idempotent:
+                if not idempotent and not isinstance(exc, aiohttp.ClientConnectorError):
                     ambiguous = True
                     found = await self._recover(recover, action)
                     if found is not None:
                         return found
+                if attempt > max_retries:
+                    raise transport_error(exc, action=action, attempts=attempt) from None
                 await asyncio.sleep(_backoff(attempt))
                 continue
             if status == 401 and not token_retried:
@@ -319,17 +318,17 @@ class HubspotHttp(SharedResources):
                 attempt -= 1
                 self.tokens.invalidate(token)
                 continue
-            wait = None
-            if status in RETRYABLE_STATUSES and attempt <= max_retries:
-                wait = self._wait_for(status, body, headers, attempt, search=search)
-            if wait is not None:
-                if status not in REFUSED_STATUSES and not idempotent:
-                    ambiguous = True
+            if status in RETRYABLE_STATUSES:
+                if not idempotent and status not in REFUSED_STATUSES:
+                    ambiguous = True  # a 5xx may come after the work was done
                     found = await self._recover(recover, action)
                     if found is not None:
                         return found
-                await asyncio.sleep(wait)
-                continue
+                if attempt <= max_retries:
+                    wait = self._wait_for(status, body, headers, attempt, search=search)
+                    if wait is not None:
+                        await asyncio.sleep(wait)
+                        continue
             if status == 409 and ambiguous:
                 # The earlier attempt did create it after all; answer with what it made.
                 found = await self._recover(recover, action)
