@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
+import structlog
 
 from connector.base import ConnectorContext, PersistProperty, SharedResources
 from connector.hubspot.configuration import HubspotConfiguration
@@ -49,7 +49,7 @@ from protocol.errors import (
 )
 from protocol.values import GuardedString
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("connector.hubspot")
 
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
 
@@ -156,6 +156,7 @@ class AccessTokens:
         lifetime = float(body.get("expires_in", 1800))
         self._expires_at = time.monotonic() + lifetime - min(_REFRESH_MARGIN_S, lifetime / 10)
         self.refreshes += 1
+        log.info("hubspot.access_token_refreshed", lifetime_s=lifetime)
         new_refresh = body.get("refresh_token")
         if isinstance(new_refresh, str) and new_refresh != self._refresh_token.reveal():
             # HubSpot may rotate the refresh token; the old one may stop working.
@@ -164,7 +165,8 @@ class AccessTokens:
                 try:
                     await self._persist("refreshToken", self._refresh_token)
                 except ConnectorException:
-                    log.warning("the server could not store the new refresh token")
+                    log.warning("hubspot.refresh_token_not_stored")
+            log.info("hubspot.refresh_token_rotated")
 
 
 def _token_error(status: int, body: object) -> ConnectorException:
@@ -310,7 +312,12 @@ class HubspotHttp(SharedResources):
                         return found
                 if attempt > max_retries:
                     raise transport_error(exc, action=action, attempts=attempt) from None
-                await asyncio.sleep(_backoff(attempt))
+                pause = _backoff(attempt)
+                log.warning(
+                    "hubspot.retry", action=action, failure=type(exc).__name__, attempt=attempt,
+                    wait_s=round(pause, 3),
+                )  # fmt: skip
+                await asyncio.sleep(pause)
                 continue
             if status == 401 and not token_retried:
                 # Expired (or revoked) access token: refresh once and resend.
@@ -327,6 +334,10 @@ class HubspotHttp(SharedResources):
                 if attempt <= max_retries:
                     wait = self._wait_for(status, body, headers, attempt, search=search)
                     if wait is not None:
+                        log.warning(
+                            "hubspot.retry", action=action, status=status, attempt=attempt,
+                            wait_s=round(wait, 3),
+                        )  # fmt: skip
                         await asyncio.sleep(wait)
                         continue
             if status == 409 and ambiguous:
