@@ -3,6 +3,7 @@ filter over every object gives; paging, cookies, sorting, counts and the 10,000 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import pytest
@@ -23,10 +24,11 @@ from protocol.filters import (
     Not,
     Or,
     Presence,
+    Scalar,
     StartsWith,
     evaluate,
 )
-from protocol.values import ConnectorObject, OperationOptions, SortKey
+from protocol.values import ConnectorObject, GuardedString, OperationOptions, SortKey
 
 
 async def read_all(
@@ -276,3 +278,58 @@ async def test_token_expiry_in_a_long_search_does_not_stop_it(
     assert sorted(seen) == sorted(ids(await read_all(connector, "contact")))
     assert connector.http.tokens.refreshes == 2
     assert [r.status for r in emu.requests_to("/crm/v3/objects/contacts/search")].count(401) == 1
+
+
+def random_filter(rng: random.Random, everyone: list[ConnectorObject], depth: int = 0) -> Filter:
+    """A random filter over values found in the data (and a few that are not)."""
+    if depth < 2 and rng.random() < 0.45:
+        kind = rng.choice(["and", "or", "not"])
+        if kind == "not":
+            return Not(filter=random_filter(rng, everyone, depth + 1))
+        children = [random_filter(rng, everyone, depth + 1) for _ in range(rng.randint(1, 4))]
+        return And(filters=children) if kind == "and" else Or(filters=children)
+    obj = rng.choice(everyone)
+    attribute = rng.choice(
+        ["__UID__", "__NAME__", "firstname", "lastname", "city", "lifecyclestage",
+         "hs_buying_role", "associatedcompanyid", "createdate", "phone", "jobtitle"]
+    )  # fmt: skip
+    values: list[Scalar | None] = [
+        v for v in obj.values(attribute) or [] if not isinstance(v, GuardedString)
+    ] or [None]
+    value = rng.choice(values)
+    if isinstance(value, str) and rng.random() < 0.2:
+        value = value.upper()
+    text = value if isinstance(value, str) else str(value)
+    cut = rng.randint(0, max(0, len(text) - 1))
+    match rng.randrange(9):
+        case 0 | 1:
+            return Equals(attribute=attribute, value=value)
+        case 2:
+            return Presence(attribute=attribute)
+        case 3:
+            return StartsWith(attribute=attribute, value=text[: cut + 1])
+        case 4:
+            return EndsWith(attribute=attribute, value=text[cut:])
+        case 5:
+            return Contains(attribute=attribute, value=text[cut : cut + 3])
+        case 6:
+            bound = value if value is not None else "2024-06-01T00:00:00.000Z"
+            return GreaterThan(attribute=attribute, value=bound)
+        case 7:
+            bound = value if value is not None else 5
+            return LessThanOrEqual(attribute=attribute, value=bound)
+        case _:
+            return ContainsAllValues(
+                attribute=attribute, values=[value if value is not None else "x"]
+            )
+
+
+async def test_random_filters_are_exact(connector: HubspotConnector) -> None:
+    everyone = await read_all(connector, "contact")
+    rng = random.Random(20261128)
+    for _ in range(120):
+        node = random_filter(rng, everyone)
+        expected = sorted(o.uid.value for o in everyone if evaluate(node, o))
+        got = ids(await read_all(connector, "contact", node))
+        assert sorted(got) == expected, node.model_dump_json()
+        assert len(got) == len(set(got))
