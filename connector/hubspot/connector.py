@@ -150,7 +150,8 @@ class HubspotConnector(
         return HubspotShared(context)
 
     @property
-    def config(self) -> HubspotConfiguration:
+    def configuration(self) -> HubspotConfiguration:
+        """The configuration, typed (scripts read it as `connector.configuration`)."""
         config = self.context.configuration
         assert isinstance(config, HubspotConfiguration)
         return config

@@ -135,8 +135,9 @@ def plan(node: Filter | None, catalog: PropertyCatalog) -> Plan:
     if branches is None:
         return ListAll()
     ids = _equal_in_every_branch(branches, UID)
-    if ids is not None and all(i.isdigit() for i in ids):
-        return ReadByIds(ids)
+    if ids is not None:
+        # HubSpot ids are numbers: a branch asking for another id matches nothing.
+        return ReadByIds(tuple(i for i in ids if i.isdigit()))
     if catalog.crm.name_is_unique:
         names = _equal_in_every_branch(branches, NAME)
         if names is not None:

@@ -220,7 +220,9 @@ class SearchRun:
         assert isinstance(self.plan, ReadByIds)
         ids, id_property = self.plan.ids, self.plan.id_property
         found: dict[str, dict[str, Any]] = {}
-        if len(ids) == 1:
+        if not ids:
+            pass
+        elif len(ids) == 1:
             params = {"properties": ",".join(self.properties)}
             if id_property is not None:
                 params["idProperty"] = id_property

@@ -50,6 +50,8 @@ def eq(attribute: str, value: object) -> Equals:
         (Or(filters=[eq("__UID__", "1"), eq("__UID__", "2"), eq("__UID__", "1")]),
          ReadByIds(("1", "2"))),
         (And(filters=[eq("__UID__", "7"), eq("firstname", "Ann")]), ReadByIds(("7",))),
+        (Or(filters=[eq("__UID__", "x1"), eq("__UID__", "2")]), ReadByIds(("2",))),
+        (eq("__UID__", "not-a-number"), ReadByIds(())),
         (eq("__NAME__", "a@x.com"), ReadByIds(("a@x.com",), "email")),
         (Or(filters=[eq("__NAME__", "a@x.com"), eq("__NAME__", "b@x.com")]),
          ReadByIds(("a@x.com", "b@x.com"), "email")),
