@@ -221,8 +221,8 @@ class SearchRun:
         ids, id_property = self.plan.ids, self.plan.id_property
         found: dict[str, dict[str, Any]] = {}
         if not ids:
-            pass
-        elif len(ids) == 1:
+            return Chunk([], None, None)
+        if len(ids) == 1:
             params = {"properties": ",".join(self.properties)}
             if id_property is not None:
                 params["idProperty"] = id_property
