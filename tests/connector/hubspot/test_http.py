@@ -109,6 +109,19 @@ async def test_429_storms_and_5xx_bursts_lose_and_duplicate_nothing(
     assert len(got) == len(set(got)) == len(emu.store.contacts)
 
 
+async def test_locked_and_stalled_reads_are_retried(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    connector = await make_connector(requestTimeoutSeconds="0.3")
+    await connector.test()
+    emu.faults.add_sequence([423, "stall"], path_prefix=CONTACTS, method="GET", stall_s=1.0)
+    got = ids(await read_all(connector, "contact"))
+    assert len(got) == len(set(got)) == len(emu.store.contacts)
+    statuses = [r.status for r in emu.requests_to(CONTACTS)]
+    assert statuses[:2] == [200, 423]  # the test's call, then the lock; the stall never answered
+    assert connector.http.answers[0] == 1  # the stalled call timed out
+
+
 async def test_exhausted_retries_raise_retryable(
     make_connector: MakeConnector, emu: Emulator
 ) -> None:
