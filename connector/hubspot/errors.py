@@ -125,6 +125,11 @@ def error_for(status: int, body: object, *, action: str) -> ConnectorException:
 def transport_error(exc: BaseException, *, action: str, attempts: int) -> ConnectorException:
     """The ICF exception for a call that got no HTTP answer after `attempts` tries."""
     tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ConnectionFailedException(
+            f"HubSpot's TLS certificate was not trusted when trying to {action} (see "
+            "acceptSelfSignedCertificates and disableHostNameVerifier)"
+        )
     if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
         return ConnectionFailedException(
             f"could not connect to HubSpot to {action}{tries}: {exc.strerror or type(exc).__name__}"

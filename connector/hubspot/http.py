@@ -43,7 +43,6 @@ from connector.hubspot.errors import (
 from connector.hubspot.ratelimit import RateLimiter
 from connector.hubspot.tls import pinned_self_signed, ssl_context
 from protocol.errors import (
-    ConnectionFailedException,
     ConnectorException,
     InvalidCredentialException,
 )
@@ -139,6 +138,8 @@ class AccessTokens:
                 async with self._session().post(url, data=form, **self._request_kwargs()) as resp:
                     status = resp.status
                     body = await _json(resp)
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise transport_error(exc, action="refresh the access token", attempts=1) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if attempt > config.maxRetries:
                     raise transport_error(
@@ -297,11 +298,8 @@ class HubspotHttp(SharedResources):
                     headers = resp.headers
                     self.limiter.observe(headers)
                     body = await _json(resp)
-            except aiohttp.ClientConnectorCertificateError:
-                raise ConnectionFailedException(
-                    "HubSpot's TLS certificate was not trusted (see acceptSelfSignedCertificates "
-                    "and disableHostNameVerifier)"
-                ) from None
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise transport_error(exc, action=action, attempts=attempt) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.answers[0] += 1
                 # A refused connection never reached HubSpot; anything else may have.

@@ -345,7 +345,7 @@ async def test_self_signed_tls_with_and_without_the_flags(
             await connector.test()
             assert len(await read_all(connector, "contact")) == 2
         else:
-            with pytest.raises(ConnectionFailedException):
+            with pytest.raises(ConnectionFailedException, match="acceptSelfSignedCertificates"):
                 await connector.test()
             assert tls_emu.requests == []  # nothing, not even the refresh token, was sent
 
