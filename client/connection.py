@@ -204,6 +204,8 @@ class RcsClient:
 
     async def aclose(self) -> None:
         await self.ws.close()
+        for pending in self._pending.values():
+            pending.abandon()  # a reader waiting for room in a stream's queue must go on
         if self._reader is not None:
             await asyncio.wait([self._reader])
 
@@ -240,6 +242,12 @@ class RcsClient:
         self._pending[message_id] = pending
         return message_id, pending
 
+    def _forget(self, message_id: int) -> None:
+        """Stop routing frames to a request; a reader waiting for its queue goes on."""
+        pending = self._pending.pop(message_id, None)
+        if pending is not None:
+            pending.abandon()
+
     async def _send(self, frame: RequestFrame) -> None:
         try:
             await self.ws.send(encode(frame))
@@ -264,7 +272,7 @@ class RcsClient:
                     await asyncio.shield(self._cancel_quietly(message_id))
                 raise
         finally:
-            self._pending.pop(message_id, None)
+            self._forget(message_id)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         return frame.response
@@ -276,7 +284,7 @@ class RcsClient:
             await self._send(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
             frame = await pending.get()
         finally:
-            self._pending.pop(0, None)
+            self._forget(0)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         self.server_session = frame.response.handshake
@@ -497,6 +505,10 @@ def _uid(uid: Uid | str) -> Uid:
     return uid if isinstance(uid, Uid) else Uid(value=uid)
 
 
+_BACKGROUND: set[asyncio.Task[None]] = set()
+"""Cancels sent on behalf of dropped streams (held here so they are not collected mid-run)."""
+
+
 class _Stream:
     """A streamed answer: parts in sequence, cancelled when left before its end."""
 
@@ -536,7 +548,7 @@ class _Stream:
     def _finish(self) -> None:
         self.done = True
         if self.request_id is not None:
-            self._client._pending.pop(self.request_id, None)
+            self._client._forget(self.request_id)
 
     async def aclose(self) -> None:
         """Stop the request if it is still running (sends a cancel)."""
@@ -545,7 +557,7 @@ class _Stream:
             try:
                 await self._client._cancel_quietly(self.request_id)
             finally:
-                self._client._pending.pop(self.request_id, None)
+                self._client._forget(self.request_id)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -553,6 +565,17 @@ class _Stream:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.shield(self.aclose())
+
+    def __del__(self) -> None:
+        # A stream dropped unfinished without `async with` or `aclose()` (a `break` out of a
+        # bare `async for`): free the reader now, and cancel the request on the server.
+        if self.done or self.request_id is None or self._pending is None:
+            return
+        self._pending.abandon()
+        with contextlib.suppress(RuntimeError):  # no running loop: the client is gone too
+            task = asyncio.get_running_loop().create_task(self.aclose())
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
 
 
 class SearchResults(_Stream):

@@ -6,7 +6,8 @@ objects live in a `MemoryStore` that all instances of one configuration share, a
 connector's instances share an HTTP session.
 
 Knobs, as configuration properties so that they work over the wire as well as in process:
-`seed` objects generated in the first object class, `pageSize` objects per page, `pageDelayMs`
+`seed` objects generated in the first object class (or `virtualObjects`, made up as a search
+reaches them and never stored), `pageSize` objects per page, `pageDelayMs`
 before each page, `blockOn` operations that wait until they are cancelled, and `failOn`
 operations (plus `INIT` and `CHECK_ALIVE`) that raise `ConnectorIOException`.
 """
@@ -80,20 +81,27 @@ class MemoryConfiguration(Configuration):
     seed: int = Property(
         0, ge=0, order=2, help="Objects generated in the first object class at start"
     )
-    pageSize: int = Property(100, ge=1, order=3, help="Objects per page of a search")
-    pageDelayMs: float = Property(0.0, ge=0, order=4, help="A pause before each page")
+    pageSize: int = Property(100, ge=1, order=4, help="Objects per page of a search")
+    pageDelayMs: float = Property(0.0, ge=0, order=5, help="A pause before each page")
     blockOn: list[str] = Property(
-        default_factory=list, order=5, help="Operations that wait until they are cancelled"
+        default_factory=list, order=6, help="Operations that wait until they are cancelled"
     )
     failOn: list[str] = Property(
         default_factory=list,
-        order=6,
+        order=7,
         help="Operations (and INIT, CHECK_ALIVE) that fail with ConnectorIOException",
     )
-    apiKey: GuardedString | None = Property(
-        None, confidential=True, order=7, help="When set, `test` checks expectedApiKey"
+    virtualObjects: int = Property(
+        0,
+        ge=0,
+        order=3,
+        help="Objects of the first object class made up as a search reaches them, never stored "
+        "(streams of any length in constant memory)",
     )
-    expectedApiKey: GuardedString | None = Property(None, confidential=True, order=8)
+    apiKey: GuardedString | None = Property(
+        None, confidential=True, order=8, help="When set, `test` checks expectedApiKey"
+    )
+    expectedApiKey: GuardedString | None = Property(None, confidential=True, order=9)
 
 
 @dataclass
@@ -267,13 +275,22 @@ class MemoryConnector(
         self, object_class: str, uid: Uid, options: OperationOptions
     ) -> ConnectorObject | None:
         await self._enter("GET")
-        return self._class(object_class).get(uid.value)
+        found = self._class(object_class).get(uid.value)
+        virtual = self.config.virtualObjects
+        if found is None and virtual and object_class == self.config.objectClasses[0]:
+            number = int(uid.value) if uid.value.isdigit() else 0
+            return seed_object(object_class, number) if 1 <= number <= virtual else None
+        return found
 
     async def search(
         self, object_class: str, filter: Filter | None, options: OperationOptions
     ) -> AsyncIterator[SearchPage]:
         await self._enter("SEARCH")
         objects = self._class(object_class)
+        if self.config.virtualObjects and object_class == self.config.objectClasses[0]:
+            async for page in self._virtual_pages(object_class, filter):
+                yield page
+            return
         matching = [o for o in objects.values() if filter is None or evaluate(filter, o)]
         for key in reversed(options.sortKeys or []):
             by_field = functools.partial(_sort_value, attribute=key.field)
@@ -299,6 +316,16 @@ class MemoryConnector(
                     totalPagedResults=len(matching) if exact else SearchResult.NO_COUNT,
                 ),
             )
+
+    async def _virtual_pages(
+        self, object_class: str, filter: Filter | None
+    ) -> AsyncIterator[SearchPage]:
+        step = self.config.pageSize
+        for start in range(1, self.config.virtualObjects + 1, step):
+            await self._pause("SEARCH")
+            stop = min(start + step, self.config.virtualObjects + 1)
+            page = [seed_object(object_class, n) for n in range(start, stop)]
+            yield SearchPage([o for o in page if filter is None or evaluate(filter, o)])
 
     async def update(
         self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
@@ -354,13 +381,28 @@ class MemoryConnector(
         arguments: dict[str, JsonValue],
         options: OperationOptions,
     ) -> JsonValue:
-        """`echo` returns its text and arguments; `count` counts the objects of a class."""
+        """`echo` returns its text and arguments; `count` counts the objects of a class;
+        `persist` stores `arguments["value"]` as the configuration property the text names
+        (as a connector keeps a rotated token, through `ConnectorContext.persist_property`)."""
         await self._enter("SCRIPT_ON_CONNECTOR")
         if language == "echo":
             return {"script": script, "arguments": arguments}
         if language == "count":
             return len(self._class(script.strip()))
-        raise UnsupportedOperationException(f"script language {language!r} (try echo, count)")
+        if language == "persist":
+            persist = self.context.persist_property
+            if persist is None:
+                raise UnsupportedOperationException(
+                    "this configuration came inline: the server cannot store its properties"
+                )
+            value = arguments.get("value")
+            if not isinstance(value, str):
+                raise InvalidAttributeValueException("persist takes a string argument `value`")
+            await persist(script.strip(), GuardedString(value))
+            return True
+        raise UnsupportedOperationException(
+            f"script language {language!r} (try echo, count, persist)"
+        )
 
     async def sync(
         self, object_class: str, token: SyncToken | None, options: OperationOptions

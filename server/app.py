@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Self
 
+__all__ = ["ConnectorServer", "HostedConfiguration", "Persist"]
+
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -42,7 +44,6 @@ from protocol.configuration import (
 )
 from protocol.errors import (
     ConfigurationException,
-    ConnectorException,
     OperationTimeoutException,
     RetryableException,
 )
@@ -234,7 +235,7 @@ class ConnectorServer:
             keep = named.get(name)
             previous = self._named.get(name)
             if previous is not None and (keep is None or keep.digest != previous.digest):
-                self.pools.retire_named(name, keep=None)
+                self.pools.retire_named(name)
         self._named = named
 
     def configuration_infos(self) -> list[ConfigurationInfo]:
@@ -316,7 +317,8 @@ class ConnectorServer:
         """Run an admitted operation under its operationTimeout and send its answer."""
         pool, configuration = self.pool_for(request)
         timeout_ms = configuration.timeout_ms(request.operation_name)
-        deadline = None if timeout_ms < 0 else timeout_ms / 1000
+        # -1 is ICF's NO_TIMEOUT; 0 would time out at once, which nobody means: no limit either.
+        deadline = timeout_ms / 1000 if timeout_ms > 0 else None
         try:
             async with asyncio.timeout(deadline) as scope:
                 async with pool.lease() as connector:
@@ -374,6 +376,9 @@ class ConnectorServer:
         log.info("connection.open", peer=_peer(ws))
         try:
             await connection.serve()
+        except Exception:
+            # websockets would log this through the stdlib logger we silence: say it here.
+            log.exception("connection.failed")
         finally:
             del self.connections[conn_id]
             log.info(
@@ -416,6 +421,3 @@ def _ssl_context(settings: ServerSettings) -> ssl.SSLContext | None:
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(settings.tls_client_ca_file)
     return context
-
-
-__all__ = ["ConnectorException", "ConnectorServer", "HostedConfiguration"]

@@ -126,6 +126,7 @@ async def run(
             await outbox.answer(OperationResponse(create=CreateOpResponse(uid=uid)))
         case "get":
             found = await _get(connector, request, results)
+            outbox.objects = 0 if found is None else 1
             await outbox.answer(OperationResponse(get=GetOpResponse(connectorObject=found)))
         case "search":
             await _search(connector, request, results, limits, outbox)
@@ -171,10 +172,11 @@ async def _get(
         return None if found is None else handler.project(found)
     searcher: SearchOp = _require(connector, SearchOp, "GET")
     by_uid = Equals(attribute=UID, value=op.uid.value)
+    matching = ResultsHandler(results, by_uid, op.options)
     pages = searcher.search(op.objectClass, by_uid, op.options)
     try:
         async for page in pages:
-            for obj in ResultsHandler(results, by_uid, op.options).apply(page):
+            for obj in matching.apply(page):
                 return obj
     finally:
         await _close(pages)

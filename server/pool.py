@@ -267,10 +267,10 @@ class PoolManager:
     def lookup(self, key: PoolKey) -> ConnectorPool | None:
         return self._pools.get(key)
 
-    def retire_named(self, name: str, keep: PoolKey | None) -> None:
-        """Retire the pools of named configuration `name`, but for `keep` (its current one)."""
+    def retire_named(self, name: str) -> None:
+        """Retire the pools of named configuration `name` (it changed or went away)."""
         for key, pool in list(self._pools.items()):
-            if not pool.inline and key.configuration_name == name and key != keep:
+            if not pool.inline and key.configuration_name == name:
                 pool.retire()
                 del self._pools[key]
 

@@ -5,6 +5,8 @@ One real server process on a tmp conf dir (never the tracked `conf/`), real clie
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import os
 import signal
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from client.cli import parse_attributes, parse_sort_keys
+from client.cli import Progress, parse_attributes, parse_sort_keys
 from protocol.values import SortKey
 from tests.conftest import KEY, KEY_HASH, MEMORY_KEY
 
@@ -176,6 +178,16 @@ def test_create_get_update_delete_script(served: Served) -> None:
     ) == [40]
 
 
+def test_a_connector_can_persist_a_property_encrypted(served: Served) -> None:
+    assert lines(
+        client(served, "script", "memory", "--language", "persist", "--text", "apiKey",
+               "--arg", "value=rotated-token")
+    ) == [True]  # fmt: skip
+    stored = json.loads((served.conf / "provisioner.openicf-memory.json").read_text())
+    assert "$crypto" in stored["configurationProperties"]["apiKey"]
+    assert "rotated-token" not in json.dumps(stored)
+
+
 def test_schema(served: Served) -> None:
     [schema] = lines(client(served, "schema", "memory"))
     assert {c["type"] for c in schema["objectClasses"]} == {"contact", "company"}
@@ -231,3 +243,21 @@ def test_attribute_arguments() -> None:
         SortKey(field="lastname"),
         SortKey(field="firstname", ascending=False),
     ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = itertools.count()  # one second per reading
+    monkeypatch.setattr("client.cli.time.monotonic", lambda: float(next(clock)))
+    terminal = Terminal()
+    progress = Progress(terminal)
+    progress.update(1500)
+    progress.done()
+    assert terminal.getvalue() == "\r1,500 objects (1,500/s)\r\x1b[K"
+    quiet = io.StringIO()
+    Progress(quiet).update(10)
+    assert quiet.getvalue() == ""

@@ -209,3 +209,25 @@ async def test_pool_wait_expires_with_a_clear_error(client: RcsClient) -> None:
     with pytest.raises(ConnectorException, match="maxWait 20 ms"):
         await facade.validate()
     holder.cancel()
+
+
+async def test_leaving_a_search_early_cancels_it(client: RcsClient) -> None:
+    endless = client.facade_for(MEMORY_KEY, memory_configuration(virtualObjects=10**9))
+    async with endless.search("contact") as results:
+        async for _ in results:
+            break
+    assert results.result is None
+    assert await client.open_requests() == []
+
+
+async def test_a_stream_dropped_without_closing_frees_the_connection(client: RcsClient) -> None:
+    endless = client.facade_for(MEMORY_KEY, memory_configuration(virtualObjects=10**9))
+    async for _ in endless.search("contact"):  # no `async with`: a careless caller
+        break
+    # The client's reader is not stuck behind the abandoned stream, and the server stops it.
+    assert await endless.get("contact", "7") is not None
+    for _ in range(1000):
+        if not await client.open_requests():
+            break
+        await asyncio.sleep(0.01)
+    assert await client.open_requests() == []

@@ -119,3 +119,13 @@ async def test_instances_of_one_configuration_share_the_store() -> None:
     await c.create("company", {NAME: ["Acme"]}, OperationOptions())
     assert len(twin.store.objects["company"]) == 1
     assert isinstance(c.shared, MemoryStore)
+
+
+async def test_virtual_objects_are_made_up_as_a_search_reaches_them() -> None:
+    c = await connector(virtualObjects=25, pageSize=10)
+    pages = [len(p.objects) async for p in c.search("contact", None, OperationOptions())]
+    assert pages == [10, 10, 5]
+    assert c.store.objects["contact"] == {}
+    found = await c.get("contact", Uid(value="25"), OperationOptions())
+    assert found is not None and found.name == "user0000025@example.com"
+    assert await c.get("contact", Uid(value="26"), OperationOptions()) is None

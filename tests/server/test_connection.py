@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
 
+from client.connection import RcsClient
 from connector.memory import MemoryStore
 from server.app import ConnectorServer, HostedConfiguration
 from server.settings import ServerSettings
@@ -89,7 +90,10 @@ def configurations() -> dict[str, HostedConfiguration]:
     return {
         "memory": hosted("memory", memory_configuration(seed=25, pageSize=10)),
         "slow": hosted("slow", memory_configuration(blockOn=["SEARCH", "TEST"])),
-        "stream": hosted("stream", memory_configuration(seed=2000, pageSize=50, pageDelayMs=1)),
+        # A search that never ends by itself: only a cancel or a close stops it.
+        "stream": hosted(
+            "stream", memory_configuration(virtualObjects=10**9, pageSize=50, pageDelayMs=1)
+        ),
         "single": hosted(
             "single",
             memory_configuration({"maxObjects": 1, "maxWait": 0}, blockOn=["TEST"]),
@@ -137,17 +141,19 @@ BAD_FRAMES: list[tuple[str, str, int, str]] = [
     ("case", "text", "message_id", "says"), BAD_FRAMES, ids=[c[0] for c in BAD_FRAMES]
 )
 async def test_a_bad_frame_costs_one_error_frame(
-    peer: RawPeer, case: str, text: str, message_id: int, says: str
+    peer: RawPeer, client: RcsClient, case: str, text: str, message_id: int, says: str
 ) -> None:
+    memory = await client.facade("memory")  # another connection, open all along
     await peer.handshake()
     await peer.send(text)
     answer = await peer.receive()
     assert answer["messageId"] == message_id
     assert error_of(answer)["exceptionClass"] == ILLEGAL
     assert says in error_of(answer)["message"]
-    # The same connection goes on.
+    # The same connection goes on, and so do the others.
     await peer.operation(9, "memory", test={})
     assert (await peer.receive()) == {"messageId": 9, "response": {"operation": {"test": {}}}}
+    await memory.test()
 
 
 async def test_a_request_before_the_handshake_is_refused_and_the_socket_stays(
@@ -237,12 +243,12 @@ async def test_a_closed_socket_stops_the_connector(rcs: ConnectorServer) -> None
         await peer.operation(1, "stream", search={"objectClass": "contact"})
         await peer.receive()
     store = await store_of(rcs, "stream")
-    while not store.cancelled:  # the server notices the close on its own schedule
-        await asyncio.sleep(0.01)
-    assert store.cancelled == ["SEARCH"]
     pool = next(p for p in rcs.pools if p.key.configuration_name == "stream")
-    while pool.active:
+    for _ in range(1000):  # the server notices the close on its own schedule
+        if store.cancelled and not pool.active:
+            break
         await asyncio.sleep(0.01)
+    assert store.cancelled == ["SEARCH"] and pool.active == 0
 
 
 async def test_operation_timeout_stops_the_work(peer: RawPeer, rcs: ConnectorServer) -> None:

@@ -27,7 +27,7 @@ async def test_one_canonical_line_per_operation(rcs: ConnectorServer) -> None:
     lines = [e for e in captured if e["event"] == "operation"]
     assert [(e["operation"], e["outcome"], e["objects"]) for e in lines] == [
         ("SEARCH", "ok", 25),
-        ("GET", "ok", 0),
+        ("GET", "ok", 0),  # no such object
     ]
     search = lines[0]
     assert search["object_class"] == "contact" and search["request_id"] >= 1
