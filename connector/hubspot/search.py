@@ -273,6 +273,7 @@ class SearchRun:
         if (offset is None or offset < 1) and options.pagedResultsCookie:
             start = Position.decode(options.pagedResultsCookie)
         to_skip = offset - 1 if offset is not None and offset > 1 else 0
+        consumed = to_skip  # matches before this page: they count against HubSpot's total
         fetch, keyset = self._fetcher()
         flt, reader = self.filter, self.reader
         emitted = 0
@@ -298,22 +299,27 @@ class SearchRun:
                     more = index + 1 < len(objects) or chunk.next is not None
                     cookie = None
                     if more:
-                        here = (
-                            Position(obj.uid.value) if keyset else Position(chunk.cursor, index + 1)
-                        )
+                        if keyset:
+                            here = Position(obj.uid.value)
+                        elif index + 1 == len(objects):
+                            here = Position(chunk.next)  # the next page, from its start
+                        else:
+                            here = Position(chunk.cursor, index + 1)
                         cookie = here.encode()
-                    yield SearchPage(batch, self._result(cookie, total, emitted, exact))
+                    yield SearchPage(batch, self._result(cookie, total, consumed + emitted, exact))
                     return
             emitted += len(batch)
             if chunk.next is None:
-                yield SearchPage(batch, self._result(None, total, emitted, exact))
+                yield SearchPage(batch, self._result(None, total, consumed + emitted, exact))
                 return
             if batch:
                 yield SearchPage(batch)
 
     def _result(
-        self, cookie: str | None, total: int | None, emitted: int, exact: bool
+        self, cookie: str | None, total: int | None, consumed: int, exact: bool
     ) -> SearchResult:
+        """The SearchResult after `consumed` of HubSpot's `total` matches (counted from where
+        this call started)."""
         if cookie is None:
             return (
                 SearchResult(remainingPagedResults=0) if self.options.pageSize else SearchResult()
@@ -323,7 +329,7 @@ class SearchRun:
         first_page = not self.options.pagedResultsCookie
         return SearchResult(
             pagedResultsCookie=cookie,
-            remainingPagedResults=max(0, total - emitted),
+            remainingPagedResults=max(0, total - consumed),
             totalPagedResultsPolicy=CountPolicy.EXACT if first_page else CountPolicy.NONE,
             totalPagedResults=total if first_page else -1,
         )

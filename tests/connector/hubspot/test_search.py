@@ -217,6 +217,27 @@ async def test_paged_results_offset_counts_from_one(connector: HubspotConnector)
         connector, "contact", None, OperationOptions(pageSize=5, pagedResultsOffset=11)
     )
     assert ids(page) == everyone[10:15]
+    node = Not(filter=Presence(attribute="fax"))
+    matches = ids(await read_all(connector, "contact", node))
+    options = OperationOptions(pageSize=5, pagedResultsOffset=11)
+    pages = [p async for p in connector.search("contact", node, options)]
+    assert [o.uid.value for p in pages for o in p.objects] == matches[10:15]
+    result = pages[-1].result
+    assert result is not None and result.remainingPagedResults == len(matches) - 15
+
+
+async def test_a_whole_list_page_resumes_at_the_next(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    first = [p async for p in connector.search("contact", None, OperationOptions(pageSize=20))]
+    cookie = first[-1].result.pagedResultsCookie if first[-1].result else None
+    assert cookie is not None
+    before = len(emu.requests)
+    options = OperationOptions(pageSize=20, pagedResultsCookie=cookie)
+    second = [
+        o for p in [p async for p in connector.search("contact", None, options)] for o in p.objects
+    ]
+    assert len(second) == 20 and len(emu.requests) - before == 1  # one HubSpot page per IDM page
 
 
 async def test_a_foreign_cookie_is_refused(connector: HubspotConnector) -> None:
