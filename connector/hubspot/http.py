@@ -1,0 +1,382 @@
+"""HTTP to HubSpot: one session per configuration, OAuth, rate limits, retries.
+
+`HubspotHttp` is the `SharedResources` of a configuration: every pooled instance of it calls
+HubSpot through the same aiohttp session (at most `maximumConnections` connections), the same
+access token and the same rate limiter. `request()` is the one way out:
+
+1. wait for the rate limiter (ratelimit.py);
+2. send with the current access token;
+3. a 401 while holding a token refreshes it once and resends (hubspot-api.md §3.1: tokens live
+   30 minutes, and "expired" is a 401 EXPIRED_AUTHENTICATION);
+4. 429, 423, 477 and 5xx are retried after the wait HubSpot asks for (its `Retry-After`, or
+   the window its `policyName` names), with jitter, at most `maxRetries` times; so are
+   timeouts and dropped connections;
+5. a call that is not idempotent (a create) is never resent blindly: after an ambiguous
+   failure (no answer, or a 5xx) the caller's `recover` looks the object up first;
+6. what is left becomes an ICF exception (errors.py).
+
+Cancellation goes straight through: the server cancels the task, and the call in flight stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+import structlog
+
+from connector.base import ConnectorContext, PersistProperty, SharedResources
+from connector.hubspot.configuration import HubspotConfiguration
+from connector.hubspot.errors import (
+    REFUSED_STATUSES,
+    RETRYABLE_STATUSES,
+    error_for,
+    transport_error,
+)
+from connector.hubspot.ratelimit import RateLimiter
+from connector.hubspot.tls import pinned_self_signed, ssl_context
+from protocol.errors import (
+    ConnectorException,
+    InvalidCredentialException,
+)
+from protocol.values import GuardedString
+
+log = structlog.get_logger("connector.hubspot")
+
+Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+
+TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a path, not a secret
+"""v1 (`/oauth/v1/token`) is sunset on 2027-02-16; v3 takes the same form (hubspot-api.md §3.2)."""
+
+_MAX_WAIT_S = 60.0
+_REFRESH_MARGIN_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: Any
+    """The JSON body, or None for 204 and bodies that are not JSON."""
+
+
+Recover = Callable[[], Awaitable[Response | None]]
+"""Looks up what an ambiguous create may have created; None means it was not created."""
+
+
+def _jitter(seconds: float) -> float:
+    return seconds * random.uniform(1.0, 1.25)
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential, from 0.2 s: 5 retries wait about 6 s in all."""
+    return _jitter(min(_MAX_WAIT_S, 0.1 * 2**attempt))
+
+
+class AccessTokens:
+    """The access token of one configuration: fetched from the refresh token, cached, and
+    refreshed ahead of expiry by one task while the others wait for it."""
+
+    def __init__(
+        self,
+        config: HubspotConfiguration,
+        session: Callable[[], aiohttp.ClientSession],
+        persist: PersistProperty | None,
+        request_kwargs: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._persist = persist
+        self._request_kwargs = request_kwargs
+        self._refresh_token = config.refreshToken
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self.refreshes = 0
+
+    def _fresh(self) -> bool:
+        return self._token is not None and time.monotonic() < self._expires_at
+
+    async def get(self) -> str:
+        if self._fresh():
+            assert self._token is not None
+            return self._token
+        async with self._lock:
+            if not self._fresh():  # another task may have refreshed while we waited
+                await self._refresh()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self, token: str) -> None:
+        """HubSpot refused `token`; the next `get` fetches a new one (unless already done)."""
+        if self._token == token:
+            self._token = None
+
+    async def refresh_now(self) -> None:
+        async with self._lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        config = self._config
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": config.clientId,
+            "client_secret": config.clientSecret.reveal(),
+            "refresh_token": self._refresh_token.reveal(),
+        }
+        url = config.base_url + TOKEN_PATH
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._session().post(url, data=form, **self._request_kwargs()) as resp:
+                    status = resp.status
+                    body = await _json(resp)
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise transport_error(exc, action="refresh the access token", attempts=1) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if attempt > config.maxRetries:
+                    raise transport_error(
+                        exc, action="refresh the access token", attempts=attempt
+                    ) from None
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            if status in RETRYABLE_STATUSES and attempt <= config.maxRetries:
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            break
+        if status != 200 or not isinstance(body, Mapping) or "access_token" not in body:
+            raise _token_error(status, body)
+        self._token = str(body["access_token"])
+        lifetime = float(body.get("expires_in", 1800))
+        self._expires_at = time.monotonic() + lifetime - min(_REFRESH_MARGIN_S, lifetime / 10)
+        self.refreshes += 1
+        log.info("hubspot.access_token_refreshed", lifetime_s=lifetime)
+        new_refresh = body.get("refresh_token")
+        if isinstance(new_refresh, str) and new_refresh != self._refresh_token.reveal():
+            # HubSpot may rotate the refresh token; the old one may stop working.
+            self._refresh_token = GuardedString(new_refresh)
+            if self._persist is not None:
+                try:
+                    await self._persist("refreshToken", self._refresh_token)
+                except ConnectorException:
+                    log.warning("hubspot.refresh_token_not_stored")
+            log.info("hubspot.refresh_token_rotated")
+
+
+def _token_error(status: int, body: object) -> ConnectorException:
+    """HubSpot refused the refresh (hubspot-api.md §3.1): say which credential and what to do."""
+    fields = body if isinstance(body, Mapping) else {}
+    code = str(fields.get("status") or fields.get("error") or "")
+    if status in (400, 401) and code.upper() in ("BAD_CLIENT_ID", "BAD_CLIENT_SECRET"):
+        return InvalidCredentialException(
+            f"HubSpot refused the app credentials ({code}): check clientId and clientSecret"
+        )
+    if status in (400, 401):
+        return InvalidCredentialException(
+            f"HubSpot refused the refresh token ({code or status}): it is invalid, expired or "
+            "revoked. Authorize the app again and set the new refreshToken in the configuration"
+        )
+    return error_for(status, body, action="refresh the access token")
+
+
+async def _json(resp: aiohttp.ClientResponse) -> Any:
+    if resp.status == 204:
+        return None
+    data = await resp.read()
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class HubspotHttp(SharedResources):
+    """What the pooled instances of one configuration share: session, token, limiter."""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        config = context.configuration
+        assert isinstance(config, HubspotConfiguration)
+        self.config = config
+        self.context = context
+        self.limiter = RateLimiter(config.permitsPerSecond, config.searchRequestsPerSecond)
+        self._session: aiohttp.ClientSession | None = None
+        self._open_lock = asyncio.Lock()
+        self._timeout = aiohttp.ClientTimeout(total=config.requestTimeoutSeconds)
+        self.tokens = AccessTokens(
+            config, self._get_session, context.persist_property, self._request_kwargs
+        )
+        self.answers: Counter[int] = Counter()
+        """How many answers of each status HubSpot gave (0: none, the call failed in transit)."""
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "open() first"
+        return self._session
+
+    def _request_kwargs(self) -> dict[str, Any]:
+        return {"proxy": self.config.proxy_url, "timeout": self._timeout}
+
+    async def open(self) -> None:
+        """Open the session (once); reads a self-signed certificate first when allowed."""
+        async with self._open_lock:
+            if self._session is not None:
+                return
+            pem = await pinned_self_signed(self.config)
+            connector = aiohttp.TCPConnector(
+                limit=self.config.maximumConnections,
+                ssl=ssl_context(self.config, trusted_pem=pem),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,  # the proxy is the configuration's, not the environment's
+                headers={"Accept": "application/json"},
+            )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: Method,
+        path: str,
+        *,
+        action: str,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        json_body: Any = None,
+        search: bool = False,
+        idempotent: bool = True,
+        recover: Recover | None = None,
+        expect: frozenset[int] = frozenset(),
+    ) -> Response:
+        """Call HubSpot; return a 2xx answer (or one in `expect`), or raise its exception.
+
+        `action` says what the call does ("read contact 51") for error texts.
+        """
+        if self._session is None:
+            await self.open()
+        session = self._get_session()
+        url = self.config.base_url + path
+        max_retries = self.config.maxRetries
+        attempt = 0
+        token_retried = False
+        ambiguous = False  # an earlier attempt may have been carried out
+        while True:
+            attempt += 1
+            await self.limiter.acquire(search=search)
+            token = await self.tokens.get()
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers={"Authorization": f"Bearer {token}"},
+                    proxy=self.config.proxy_url,
+                    timeout=self._timeout,
+                ) as resp:
+                    status = resp.status
+                    self.answers[status] += 1
+                    headers = resp.headers
+                    self.limiter.observe(headers)
+                    body = await _json(resp)
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise transport_error(exc, action=action, attempts=attempt) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self.answers[0] += 1
+                # A refused connection never reached HubSpot; anything else may have.
+                if not idempotent and not isinstance(exc, aiohttp.ClientConnectorError):
+                    ambiguous = True
+                    found = await self._recover(recover, action)
+                    if found is not None:
+                        return found
+                if attempt > max_retries:
+                    raise transport_error(exc, action=action, attempts=attempt) from None
+                pause = _backoff(attempt)
+                log.warning(
+                    "hubspot.retry", action=action, failure=type(exc).__name__, attempt=attempt,
+                    wait_s=round(pause, 3),
+                )  # fmt: skip
+                await asyncio.sleep(pause)
+                continue
+            if status == 401 and not token_retried:
+                # Expired (or revoked) access token: refresh once and resend.
+                token_retried = True
+                attempt -= 1
+                self.tokens.invalidate(token)
+                continue
+            if status in RETRYABLE_STATUSES:
+                if not idempotent and status not in REFUSED_STATUSES:
+                    ambiguous = True  # a 5xx may come after the work was done
+                    found = await self._recover(recover, action)
+                    if found is not None:
+                        return found
+                if attempt <= max_retries:
+                    wait = self._wait_for(status, body, headers, attempt, search=search)
+                    if wait is not None:
+                        log.warning(
+                            "hubspot.retry", action=action, status=status, attempt=attempt,
+                            wait_s=round(wait, 3),
+                        )  # fmt: skip
+                        await asyncio.sleep(wait)
+                        continue
+            if status == 409 and ambiguous:
+                # The earlier attempt did create it after all; answer with what it made.
+                found = await self._recover(recover, action)
+                if found is not None:
+                    return found
+            if 200 <= status < 300 or status in expect:
+                return Response(status, body)
+            raise error_for(status, body, action=action)
+
+    def _wait_for(
+        self,
+        status: int,
+        body: Any,
+        headers: Mapping[str, str],
+        attempt: int,
+        *,
+        search: bool,
+    ) -> float | None:
+        """How long to wait before resending after a retryable status (hubspot-api.md §1.9, §4);
+        None when resending cannot help."""
+        retry_after = _retry_after(headers)
+        if status == 429:
+            policy = body.get("policyName") if isinstance(body, Mapping) else None
+            if policy == "DAILY":
+                return None  # the daily budget returns at midnight, not within a call
+            wait = self.limiter.refused(
+                policy if isinstance(policy, str) else None, retry_after, search=search
+            )
+            return _jitter(min(_MAX_WAIT_S, max(wait, 0.05))) if wait else _backoff(attempt)
+        if status == 423:
+            return _jitter(max(2.0, retry_after or 2.0))  # "wait at least 2 seconds"
+        if retry_after is not None:
+            return _jitter(min(_MAX_WAIT_S, retry_after))
+        return _backoff(attempt)
+
+    async def _recover(self, recover: Recover | None, action: str) -> Response | None:
+        if recover is None:
+            raise ConnectorException(
+                f"the call to {action} may or may not have been carried out, and there is no "
+                "way to tell; it was not sent again"
+            )
+        return await recover()

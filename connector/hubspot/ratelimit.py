@@ -1,0 +1,179 @@
+"""Client-side rate limiting, shared by every pooled instance of one configuration.
+
+Three limits apply to each call, in this order (hubspot-api.md §4, §1.7):
+- `permitsPerSecond`, a token bucket like the Guava `RateLimiter` the Java connector is named
+  after: permits refill at that rate and up to one second of them can be stored;
+- CRM search's own limit (5 calls per second per account, no rate-limit headers), a sliding
+  window of `searchRequestsPerSecond` calls per second;
+- HubSpot's rolling ten-second window for the app, learned from the `X-HubSpot-RateLimit-Max`,
+  `-Interval-Milliseconds` and `-Remaining` headers: the limiter counts its own calls in the
+  window, adds the calls others made (what `Remaining` says beyond ours), and waits for a slot
+  before HubSpot would refuse. A 429 pauses the window it names for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+Clock = Callable[[], float]
+
+_WINDOW_MARGIN = 1.02
+"""A slot is taken as free slightly after HubSpot frees it: our send times precede its clock."""
+
+
+class TokenBucket:
+    """Permits at `rate` per second, with up to `capacity` stored while idle (Guava's bursty
+    `RateLimiter`). A caller reserves its permit before sleeping, so waiters are served in
+    order and the rate holds however many tasks call at once."""
+
+    def __init__(
+        self, rate: float, *, capacity: float | None = None, clock: Clock = time.monotonic
+    ):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = max(1.0, rate if capacity is None else capacity)
+        self._clock = clock
+        self._tokens = self.capacity
+        self._updated = clock()
+
+    def reserve(self) -> float:
+        """Take one permit; return how long to wait before using it."""
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class SlidingWindow:
+    """At most `limit` calls in any `interval_s`, as HubSpot counts them; `limit` may be
+    learned later (`None` means not known yet: no limit)."""
+
+    def __init__(
+        self,
+        limit: int | None,
+        interval_s: float,
+        *,
+        reserve: int = 0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.interval_s = interval_s
+        self.reserve = reserve
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._foreign = 0
+        self._foreign_until = 0.0
+        self._paused_until = 0.0
+
+    def _trim(self, now: float) -> None:
+        horizon = now - self.interval_s * _WINDOW_MARGIN
+        sent = self._sent
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        if now >= self._foreign_until:
+            self._foreign = 0
+
+    def delay(self) -> float:
+        """How long until a call may go out; 0 means now (and the call is counted)."""
+        now = self._clock()
+        if self._paused_until > now:
+            return self._paused_until - now
+        self._trim(now)
+        if self.limit is not None:
+            allowed = self.limit - self.reserve - self._foreign
+            if len(self._sent) >= max(1, allowed):
+                if self._sent:
+                    oldest = self._sent[-max(1, allowed)]
+                    return max(0.001, oldest + self.interval_s * _WINDOW_MARGIN - now)
+                return max(0.001, self._foreign_until - now)
+        self._sent.append(now)
+        return 0.0
+
+    async def acquire(self) -> None:
+        while (wait := self.delay()) > 0:  # noqa: ASYNC110 - a timed wait, nothing to signal
+            await asyncio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every call for `seconds` (a 429 said so)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def time_to_free_slot(self) -> float:
+        """How long until the oldest call leaves the window (a guess at a 429's wait)."""
+        now = self._clock()
+        self._trim(now)
+        if not self._sent:
+            return self.interval_s / max(1, self.limit or 1)
+        return max(0.0, self._sent[0] + self.interval_s * _WINDOW_MARGIN - now)
+
+    def observe(self, limit: int, interval_s: float, remaining: int) -> None:
+        """Learn the window from a response's headers; count calls that were not ours."""
+        now = self._clock()
+        self.limit, self.interval_s = limit, interval_s
+        self._trim(now)
+        foreign = (limit - remaining) - len(self._sent)
+        if foreign > 0:
+            self._foreign = max(self._foreign, foreign)
+            self._foreign_until = now + interval_s
+
+
+class RateLimiter:
+    """The limits of one configuration: `await limiter.acquire(search=...)` before each call."""
+
+    def __init__(
+        self,
+        permits_per_second: float,
+        search_per_second: float,
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.bucket = TokenBucket(permits_per_second, clock=clock)
+        # HubSpot counts search per second; a whole number of calls fits in a window.
+        self.search = SlidingWindow(max(1, int(search_per_second)), 1.0, clock=clock)
+        # One slot of the app's window is kept free: our clock and HubSpot's differ a little.
+        self.window = SlidingWindow(None, 10.0, reserve=1, clock=clock)
+
+    async def acquire(self, *, search: bool) -> None:
+        await self.bucket.acquire()
+        if search:
+            # Search is exempt from the ten-secondly window (hubspot-api.md §1.7).
+            await self.search.acquire()
+        else:
+            await self.window.acquire()
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Read `X-HubSpot-RateLimit-*` from a response (absent on search responses)."""
+        try:
+            limit = int(headers["X-HubSpot-RateLimit-Max"])
+            remaining = int(headers["X-HubSpot-RateLimit-Remaining"])
+            interval_ms = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000"))
+        except (KeyError, ValueError):
+            return
+        if limit > 0 and interval_ms > 0:
+            self.window.observe(limit, interval_ms / 1000, remaining)
+
+    def refused(self, policy: str | None, retry_after_s: float | None, *, search: bool) -> float:
+        """A 429: pause the window it names and return how long this caller should wait;
+        0 when nothing says how long (the caller backs off exponentially)."""
+        if policy == "SECONDLY" or (policy is None and search):
+            # The search limit is per second (hubspot-api.md §1.7; the SDKs wait 1 s).
+            wait = retry_after_s if retry_after_s is not None else 1.0
+            self.search.pause(wait)
+            return wait
+        if retry_after_s is not None:
+            wait = retry_after_s
+        elif self.window.limit is not None:
+            wait = self.window.time_to_free_slot()
+        else:
+            return 0.0  # no window learned yet: no better guess than backing off
+        self.window.pause(wait)
+        return wait

@@ -1,0 +1,256 @@
+"""Object classes, HubSpot property definitions, and the ICF schema built from them.
+
+`contact` and `company` are CRM objects: `__UID__` is HubSpot's id, `__NAME__` is the email
+(contact) or the name (company), every other attribute is a HubSpot property under its own name,
+and `Uid.revision` is the last-modified time (hubspot-api.md §1.8: `lastmodifieddate` for
+contacts, `hs_lastmodifieddate` for companies).
+
+`contactProperties` and `companyProperties` hold the property definitions themselves
+(hubspot-api.md §2): their `__UID__` and `__NAME__` are the property's `name`.
+
+The schema comes from a built-in catalogue of HubSpot's standard properties, or, with
+`readSchema`, from the properties API: read-only values become NOT_CREATABLE and
+NOT_UPDATEABLE, multi-checkbox enumerations MULTIVALUED, and types map as `TYPES` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from protocol.schema import AttributeFlag, AttributeInfo, AttributeType, ObjectClassInfo, Schema
+from protocol.values import NAME
+
+CONTACT: Final = "contact"
+COMPANY: Final = "company"
+CONTACT_PROPERTIES: Final = "contactProperties"
+COMPANY_PROPERTIES: Final = "companyProperties"
+
+
+@dataclass(frozen=True, slots=True)
+class CrmType:
+    """A HubSpot CRM object type as an ICF object class."""
+
+    object_class: str
+    path: str
+    """`contacts` in `/crm/v3/objects/contacts` and `/crm/v3/properties/contacts`."""
+    name_property: str
+    last_modified: str
+    name_is_unique: bool
+    """Whether `__NAME__` can be read by `idProperty` (email is; a company name is not)."""
+
+
+CRM_TYPES: Final = {
+    CONTACT: CrmType(CONTACT, "contacts", "email", "lastmodifieddate", True),
+    COMPANY: CrmType(COMPANY, "companies", "name", "hs_lastmodifieddate", False),
+}
+PROPERTY_CLASSES: Final = {
+    CONTACT_PROPERTIES: CRM_TYPES[CONTACT],
+    COMPANY_PROPERTIES: CRM_TYPES[COMPANY],
+}
+OBJECT_CLASSES: Final = (CONTACT, COMPANY, CONTACT_PROPERTIES, COMPANY_PROPERTIES)
+
+TYPES: Final[Mapping[str, AttributeType]] = {
+    "string": AttributeType.STRING,
+    "number": AttributeType.NUMBER,
+    "bool": AttributeType.BOOLEAN,
+    "enumeration": AttributeType.STRING,
+    "date": AttributeType.STRING,
+    "datetime": AttributeType.STRING,
+    "phone_number": AttributeType.STRING,
+}
+"""HubSpot property `type` -> attribute type; dates travel as ISO strings (subtype says which)."""
+
+SERVER_SET: Final = frozenset(
+    {"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
+)
+"""Properties HubSpot sets itself on every object."""
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDef:
+    """What the connector needs to know of one HubSpot property."""
+
+    name: str
+    type: str = "string"
+    field_type: str = "text"
+    read_only: bool = False
+
+    @property
+    def multi_valued(self) -> bool:
+        """Multi-checkbox enumerations hold `a;b` (hubspot-api.md §1.8)."""
+        return self.type == "enumeration" and self.field_type == "checkbox"
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> PropertyDef:
+        meta = body.get("modificationMetadata") or {}
+        read_only = bool(meta.get("readOnlyValue")) or bool(body.get("calculated"))
+        return cls(
+            name=str(body["name"]),
+            type=str(body.get("type", "string")),
+            field_type=str(body.get("fieldType", "text")),
+            read_only=read_only or body.get("name") in SERVER_SET,
+        )
+
+    def attribute_info(self, name: str | None = None) -> AttributeInfo:
+        flags = []
+        if self.multi_valued:
+            flags.append(AttributeFlag.MULTIVALUED)
+        if self.read_only:
+            flags += [AttributeFlag.NOT_CREATABLE, AttributeFlag.NOT_UPDATEABLE]
+        subtype = self.type if self.type in ("date", "datetime", "enumeration") else None
+        return AttributeInfo.model_construct(
+            name=name or self.name,
+            type=TYPES.get(self.type, AttributeType.STRING),
+            flags=flags,
+            nativeName=self.name if name is not None else None,
+            subtype=subtype,
+        )
+
+
+def _p(name: str, kind: str = "string", field: str = "text", *, ro: bool = False) -> PropertyDef:
+    return PropertyDef(name, kind, field, ro)
+
+
+# HubSpot's standard properties (HubSpot's "default contact/company properties" pages, as
+# summarised in openicf-rcs.md §6 and hubspot-api.md §1.4, §1.8).
+STANDARD_PROPERTIES: Final[Mapping[str, tuple[PropertyDef, ...]]] = {
+    CONTACT: (
+        _p("email"),
+        _p("firstname"),
+        _p("lastname"),
+        _p("phone", field="phonenumber"),
+        _p("mobilephone", field="phonenumber"),
+        _p("fax"),
+        _p("company"),
+        _p("jobtitle"),
+        _p("website"),
+        _p("address"),
+        _p("city"),
+        _p("state"),
+        _p("zip"),
+        _p("country"),
+        _p("industry"),
+        _p("lifecyclestage", "enumeration", "radio"),
+        _p("hs_lead_status", "enumeration", "radio"),
+        _p("hs_buying_role", "enumeration", "checkbox"),
+        _p("hs_email_optout", "bool", "booleancheckbox", ro=True),
+        _p("associatedcompanyid", "number", "number", ro=True),
+        _p("createdate", "datetime", "date", ro=True),
+        _p("lastmodifieddate", "datetime", "date", ro=True),
+    ),
+    COMPANY: (
+        _p("name"),
+        _p("domain"),
+        _p("website"),
+        _p("phone", field="phonenumber"),
+        _p("address"),
+        _p("city"),
+        _p("state"),
+        _p("zip"),
+        _p("country"),
+        _p("description", field="textarea"),
+        _p("founded_year"),
+        _p("industry", "enumeration", "select"),
+        _p("type", "enumeration", "select"),
+        _p("lifecyclestage", "enumeration", "radio"),
+        _p("numberofemployees", "number", "number"),
+        _p("annualrevenue", "number", "number"),
+        _p("is_public", "bool", "booleancheckbox"),
+        _p("num_associated_contacts", "number", "number", ro=True),
+        _p("createdate", "datetime", "date", ro=True),
+        _p("hs_lastmodifieddate", "datetime", "date", ro=True),
+    ),
+}
+
+
+class PropertyCatalog:
+    """The properties of one CRM type: what the schema lists and how values convert."""
+
+    def __init__(self, crm: CrmType, properties: Iterable[PropertyDef]) -> None:
+        self.crm = crm
+        self.by_name: dict[str, PropertyDef] = {}
+        for prop in properties:
+            if prop.name != "hs_object_id":  # it is __UID__
+                self.by_name[prop.name] = prop
+        self.by_name.setdefault(crm.name_property, PropertyDef(crm.name_property))
+        self.by_name.setdefault(
+            crm.last_modified, PropertyDef(crm.last_modified, "datetime", "date", True)
+        )
+        self.default_properties: tuple[str, ...] = tuple(self.by_name)
+        """What a read asks for when no attributesToGet is given: every property listed."""
+
+    def get(self, name: str) -> PropertyDef:
+        """The definition of `name`; an unknown property is taken as a string."""
+        return self.by_name.get(name) or PropertyDef(name)
+
+    def attribute_name(self, prop: str) -> str:
+        return NAME if prop == self.crm.name_property else prop
+
+    def property_name(self, attribute: str) -> str:
+        """The HubSpot property behind an attribute name."""
+        return self.crm.name_property if attribute == NAME else attribute
+
+    def object_class_info(self) -> ObjectClassInfo:
+        attributes = [self.by_name[self.crm.name_property].attribute_info(NAME)]
+        attributes += [
+            p.attribute_info() for n, p in self.by_name.items() if n != self.crm.name_property
+        ]
+        return ObjectClassInfo(type=self.crm.object_class, attributes=attributes)
+
+
+def builtin_catalog(object_class: str) -> PropertyCatalog:
+    crm = CRM_TYPES[object_class]
+    return PropertyCatalog(crm, STANDARD_PROPERTIES[object_class])
+
+
+def _attr(
+    name: str,
+    kind: AttributeType = AttributeType.STRING,
+    *flags: AttributeFlag,
+    subtype: str | None = None,
+) -> AttributeInfo:
+    return AttributeInfo(name=name, type=kind, flags=list(flags), subtype=subtype)
+
+
+_RO = (AttributeFlag.NOT_CREATABLE, AttributeFlag.NOT_UPDATEABLE)
+
+
+def property_definition_class(object_class: str) -> ObjectClassInfo:
+    """The schema of `contactProperties` / `companyProperties` (hubspot-api.md §2)."""
+    b, s, n = AttributeType.BOOLEAN, AttributeType.STRING, AttributeType.NUMBER
+    return ObjectClassInfo(
+        type=object_class,
+        attributes=[
+            _attr(NAME, s, AttributeFlag.REQUIRED, AttributeFlag.NOT_UPDATEABLE),
+            _attr("label", s, AttributeFlag.REQUIRED),
+            _attr("type", s, AttributeFlag.REQUIRED),
+            _attr("fieldType", s, AttributeFlag.REQUIRED),
+            _attr("groupName", s, AttributeFlag.REQUIRED),
+            _attr("description"),
+            _attr("options", s, AttributeFlag.MULTIVALUED, subtype="json"),
+            _attr("displayOrder", n),
+            _attr("hasUniqueValue", b, AttributeFlag.NOT_UPDATEABLE),
+            _attr("hidden", b),
+            _attr("formField", b),
+            _attr("calculated", b, *_RO),
+            _attr("hubspotDefined", b, *_RO),
+            _attr("readOnlyValue", b, *_RO),
+            _attr("readOnlyDefinition", b, *_RO),
+            _attr("archivable", b, *_RO),
+            _attr("createdAt", s, *_RO, subtype="datetime"),
+            _attr("updatedAt", s, *_RO, subtype="datetime"),
+        ],
+    )
+
+
+def build_schema(catalogs: Mapping[str, PropertyCatalog]) -> Schema:
+    classes = [catalogs[CONTACT].object_class_info(), catalogs[COMPANY].object_class_info()]
+    classes += [property_definition_class(c) for c in PROPERTY_CLASSES]
+    everything = list(OBJECT_CLASSES)
+    operations = ("CREATE", "GET", "SEARCH", "UPDATE", "DELETE")
+    return Schema(
+        objectClasses=classes,
+        supportedObjectClassesByOperation={op: everything for op in operations},
+    )
