@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from prometheus_client import CollectorRegistry
+
 from connector.configuration import Configuration
 from protocol.configuration import ConnectorKey
 from protocol.filters import Filter
@@ -55,6 +57,9 @@ class ConnectorContext:
     scripting_enabled: bool = False
     persist_property: PersistProperty | None = None
     """None when the configuration came inline: IDM owns it, and the server cannot store it."""
+    metrics: CollectorRegistry | None = None
+    """The server's Prometheus registry: a connector registers its own instruments there, and
+    the server's `/metrics` shows them. None: nobody scrapes (tools, unit tests)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -4,9 +4,10 @@
 `/openicf`, port 8759 as the Java RCS, openicf-rcs.md §1.1, §2.1), hardened as
 style-and-hardening.md §B1 advises: browser origins refused (`origins=[None]`), compression off,
 a maximum frame size, a maximum number of connections (503 beyond), a cap on operations in
-flight per connection, ping/pong keepalive, no version in the `Server` header. Health answers
-(`/livez`, `/readyz`) come from `process_request` before authentication; then the peer's key is
-checked (`server.auth`) before any frame is read.
+flight per connection, ping/pong keepalive, no version in the `Server` header. TLS, and mutual
+TLS, come from `ServerSettings.tls_*` (§B2). Health and metrics (`/livez`, `/readyz`,
+`/metrics`) are answered from `process_request` before authentication (§B5); then the peer's
+client certificate (under mTLS) and key (`server.auth`) are checked before any frame is read.
 
 Every operation is admitted in one place (`admit`) and run in one place (`execute`): resolve the
 connector and the configuration, apply its `operationTimeout`, borrow an instance from the
@@ -54,6 +55,7 @@ from server import dispatch
 from server.auth import REALM, Authenticator, Verdict
 from server.connection import Connection
 from server.logs import get_logger
+from server.metrics import ServerMetrics
 from server.pool import ConnectorPool, PoolKey, PoolManager, configuration_digest
 from server.settings import ServerSettings
 
@@ -61,6 +63,9 @@ log = get_logger("server")
 
 HOUSEKEEPING_INTERVAL_S: Final = 30.0
 """How often idle instances are evicted and unused inline configurations dropped."""
+PROBES: Final = frozenset({"/livez", "/readyz"})
+"""Paths a platform probes without credentials: open even under mutual TLS."""
+SHUTTING_DOWN: Final = "the server is shutting down; retry on another server"
 
 Persist = Callable[[str, str, GuardedString], None]
 """(configuration name, property name, value) -> store it; blocking, run in a worker thread."""
@@ -102,7 +107,15 @@ class ConnectorServer:
             )
         self.settings = settings
         self.registry = registry
-        self.pools = PoolManager(inline_idle_s=settings.inline_configuration_idle_s)
+        self._ssl = _ssl_context(settings)  # before anything listens: a bad file stops the start
+        self.metrics = ServerMetrics(
+            connections=lambda: len(self.connections),
+            pools=lambda: self.pools,
+            draining=lambda: self.draining,
+        )
+        self.pools = PoolManager(
+            inline_idle_s=settings.inline_configuration_idle_s, metrics=self.metrics
+        )
         self.authenticator = Authenticator(
             settings.key_hash,
             delay_s=settings.auth_failure_delay_s,
@@ -110,6 +123,10 @@ class ConnectorServer:
         )
         self.connections: dict[str, Connection] = {}
         self.draining = False
+        self.serving = False
+        """True from the end of `start()` until `aclose()`: with `draining`, what /readyz says."""
+        self._hurry = asyncio.Event()
+        self._drain_task: asyncio.Task[None] | None = None
         self._persist = persist
         self._named: dict[str, _Named] = {}
         self._ids = itertools.count(1)
@@ -145,10 +162,18 @@ class ConnectorServer:
             open_timeout=s.open_timeout_s,
             close_timeout=s.close_timeout_s,
             server_header=None,
-            ssl=_ssl_context(s),
+            ssl=self._ssl,
         )
         self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping())
-        log.info("server.listening", host=s.host, port=self.port, path=s.path, tls=s.use_ssl)
+        self.serving = True
+        log.info(
+            "server.listening",
+            host=s.host,
+            port=self.port,
+            path=s.path,
+            tls=s.use_ssl,
+            mtls=s.tls_client_ca_file is not None,
+        )
 
     @property
     def port(self) -> int:
@@ -170,19 +195,41 @@ class ConnectorServer:
     async def drain(self, timeout_s: float | None = None) -> None:
         """Stop taking work, let running operations finish, then close (SIGTERM, §B5).
 
-        While draining `/readyz` answers 503, new connections get 503 and new operations an
-        error; operations still running after `drain_timeout_s` are stopped and answered with
-        an error; then every socket closes with 1001.
+        The sequence of style-and-hardening.md §B5: `/readyz` answers 503 at once (so a load
+        balancer stops sending), new connections get 503 and new operations an error; running
+        operations get `drain_timeout_s` to finish (`hurry()` ends the wait early); those
+        still running are stopped and answered with an error frame; then every socket closes
+        with 1001 and the pools are disposed.
         """
         self.draining = True
         limit = self.settings.drain_timeout_s if timeout_s is None else timeout_s
-        running = [t for c in self.connections.values() for t in c.operations.values()]
-        log.info("server.draining", operations=len(running), timeout_s=limit)
-        if running:
-            await asyncio.wait(running, timeout=limit or None)
-        stopped = RetryableException("the server is shutting down; retry on another server")
-        await asyncio.gather(*(c.fail_operations(stopped) for c in self.connections.values()))
-        await self.aclose()
+        pending = {t for c in self.connections.values() for t in c.operations.values()}
+        log.info("server.draining", operations=len(pending), timeout_s=limit)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + limit
+            hurry = loop.create_task(self._hurry.wait())
+            try:
+                while pending and not self._hurry.is_set():
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    done, _ = await asyncio.wait(
+                        pending | {hurry}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    pending -= done
+            finally:
+                hurry.cancel()
+            if pending:
+                log.warning("server.drain_cut_short", operations=len(pending))
+            stopped = RetryableException(SHUTTING_DOWN)
+            await asyncio.gather(*(c.fail_operations(stopped) for c in self.connections.values()))
+        finally:
+            await self.aclose()
+
+    def hurry(self) -> None:
+        """Stop waiting for running operations (a second SIGTERM or SIGINT)."""
+        self._hurry.set()
 
     async def aclose(self) -> None:
         """Close every socket (1001), wait for the handlers, dispose of every pool."""
@@ -191,6 +238,7 @@ class ConnectorServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeper
             self._housekeeper = None
+        self.serving = False
         if self._ws is not None:
             self._ws.close(code=1001, reason="server shutting down")
             await self._ws.wait_closed()
@@ -207,12 +255,20 @@ class ConnectorServer:
         await self.aclose()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT drain, then stop (docker stop, Kubernetes pod deletion)."""
+        """SIGTERM and SIGINT drain, then stop (docker stop, Kubernetes pod deletion); a
+        second one stops the operations still running at once (an impatient Ctrl-C)."""
         loop = asyncio.get_running_loop()
+
+        def on_signal(signum: signal.Signals) -> None:
+            if self._drain_task is None:
+                log.info("server.signal", signal=signum.name)
+                self._drain_task = loop.create_task(self.drain())
+            else:
+                log.info("server.signal", signal=signum.name, detail="stopping what still runs")
+                self.hurry()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(
-                signum, lambda: loop.create_task(self.drain()) if not self.draining else None
-            )
+            loop.add_signal_handler(signum, on_signal, signum)
 
     async def _housekeeping(self) -> None:
         while True:
@@ -252,9 +308,11 @@ class ConnectorServer:
     def admit(self, connection: Connection, request: OperationRequest) -> None:
         """The one place a new operation is let in, or refused with a clear error."""
         if self.draining:
-            raise RetryableException("the server is shutting down; retry on another server")
+            self.metrics.refused_operations.labels("draining").inc()
+            raise RetryableException(SHUTTING_DOWN)
         limit = self.settings.max_inflight_per_connection
         if len(connection.operations) >= limit:
+            self.metrics.refused_operations.labels("in_flight_limit").inc()
             raise RetryableException(
                 f"too many operations in flight on this connection (limit {limit}); "
                 "wait for some to finish or open another connection"
@@ -311,6 +369,7 @@ class ConnectorServer:
             configuration_name=name,
             scripting_enabled=self.settings.scripting_enabled,
             persist_property=persist,
+            metrics=self.metrics.registry,
         )
 
     async def execute(self, request: OperationRequest, outbox: dispatch.Outbox) -> None:
@@ -339,17 +398,31 @@ class ConnectorServer:
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         path = request.path.partition("?")[0]
+        # Probes: tiny bodies, no versions, no dependency checks (§B5; Kubernetes'
+        # "using-api/health-checks": machines read the status code).
         if path == "/livez":
             return _plain(connection, http.HTTPStatus.OK, "ok\n")
         if path == "/readyz":
             if self.draining:
                 return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+            if not self.serving:
+                return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "starting\n")
             return _plain(connection, http.HTTPStatus.OK, "ok\n")
-        if path != self.settings.path:
+        if path not in (self.settings.path, "/metrics") or (
+            path == "/metrics" and not self.settings.metrics_enabled
+        ):
             return _plain(connection, http.HTTPStatus.NOT_FOUND, "not found\n")
+        if not _has_client_certificate(connection, self.settings):
+            self.metrics.upgrades_refused.labels("no_client_certificate").inc()
+            log.warning("auth.failed", peer=_peer(connection), reason="no client certificate")
+            return _plain(connection, http.HTTPStatus.FORBIDDEN, "client certificate required\n")
+        if path == "/metrics":
+            return self._metrics_response(connection, request)
         if self.draining:
+            self.metrics.upgrades_refused.labels("draining").inc()
             return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
         if len(self.connections) >= self.settings.max_connections:
+            self.metrics.upgrades_refused.labels("max_connections").inc()
             log.warning("connection.refused", reason="max_connections", peer=_peer(connection))
             return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
         verdict = await self.authenticator.check(
@@ -357,14 +430,24 @@ class ConnectorServer:
         )
         if verdict is Verdict.OK:
             return None
+        missing = verdict is Verdict.MISSING
+        self.metrics.upgrades_refused.labels("unauthenticated" if missing else "wrong_key").inc()
         log.warning(
             "auth.failed",
             peer=_peer(connection),
-            reason="no credentials" if verdict is Verdict.MISSING else "wrong key",
+            reason="no credentials" if missing else "wrong key",
         )
         response = _plain(connection, http.HTTPStatus(verdict.value), "Failed to connect\n")
         if verdict is Verdict.MISSING:
             response.headers["WWW-Authenticate"] = REALM
+        return response
+
+    def _metrics_response(self, connection: ServerConnection, request: Request) -> Response:
+        """The registry in Prometheus' text format (or OpenMetrics, when the scraper asks)."""
+        body, content_type = self.metrics.render(request.headers.get("Accept"))
+        response = _plain(connection, http.HTTPStatus.OK, body.decode())
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = content_type
         return response
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -373,7 +456,12 @@ class ConnectorServer:
         structlog.contextvars.bind_contextvars(conn_id=conn_id)
         connection = Connection(self, ws, conn_id)
         self.connections[conn_id] = connection
-        log.info("connection.open", peer=_peer(ws))
+        self.metrics.connections_opened.inc()
+        subject = _client_subject(ws)
+        if subject is not None:
+            log.info("connection.open", peer=_peer(ws), client_certificate=subject)
+        else:
+            log.info("connection.open", peer=_peer(ws))
         try:
             await connection.serve()
         except Exception:
@@ -408,16 +496,76 @@ def _peer(connection: ServerConnection) -> str:
     return str(address[0]) if address else "unknown"
 
 
+TLS_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
+"""TLS 1.2 suites: forward secret, AEAD only (hypercorn's choice plus ChaCha20 for CPUs without
+AES instructions). TLS 1.3 suites are all of that kind and are not affected by this list."""
+
+
 def _ssl_context(settings: ServerSettings) -> ssl.SSLContext | None:
-    """TLS as hypercorn builds it (style-and-hardening.md §A5, §B2); mTLS with a client CA."""
+    """TLS as hypercorn builds it (style-and-hardening.md §A5, §B2): TLS 1.2 at least, modern
+    ciphers, no TLS compression (CRIME). With a client CA, mutual TLS.
+
+    Mutual TLS asks every client for a certificate and refuses a presented one that the CA did
+    not sign during the handshake. A client that presents none completes the handshake
+    (`CERT_OPTIONAL`), and `process_request` refuses it with 403 on every path but the probes:
+    a platform's HTTPS probe carries no client certificate, and a peer that forgot its
+    certificate reads "client certificate required" instead of a reset connection.
+    """
+    cert, key, ca = settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
     if not settings.use_ssl:
+        if ca is not None:
+            raise ConfigurationException(
+                "connectorserver.tlsClientCaFile is set but connectorserver.usessl is not: "
+                "mutual TLS needs TLS"
+            )
         return None
-    if settings.tls_cert_file is None or settings.tls_key_file is None:
-        raise ConfigurationException("TLS needs tls_cert_file and tls_key_file")
+    if cert is None or key is None:
+        raise ConfigurationException(
+            "connectorserver.usessl is true: set connectorserver.tlsCertFile and "
+            "connectorserver.tlsKeyFile"
+        )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-    if settings.tls_client_ca_file is not None:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(settings.tls_client_ca_file)
+    context.set_ciphers(TLS_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationException(
+            f"cannot load the TLS certificate {cert} with its key {key}: {_reason(exc)}"
+        ) from None
+    if ca is not None:
+        context.verify_mode = ssl.CERT_OPTIONAL
+        try:
+            context.load_verify_locations(ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationException(
+                f"cannot load the client CA file {ca}: {_reason(exc)}"
+            ) from None
     return context
+
+
+def _reason(exc: OSError) -> str:
+    """`KEY_VALUES_MISMATCH`, `No such file or directory`: the words, not the errno."""
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)
+
+
+def _has_client_certificate(connection: ServerConnection, settings: ServerSettings) -> bool:
+    """Under mutual TLS, whether the peer presented a certificate (the handshake verified it)."""
+    if settings.tls_client_ca_file is None:
+        return True
+    tls = connection.transport.get_extra_info("ssl_object")
+    return tls is not None and bool(tls.getpeercert())
+
+
+def _client_subject(connection: ServerConnection) -> str | None:
+    """The commonName of a verified client certificate, for the connection's log line."""
+    tls = connection.transport.get_extra_info("ssl_object")
+    certificate = tls.getpeercert() if tls is not None else None
+    if not certificate:
+        return None
+    for rdn in certificate.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return "?"

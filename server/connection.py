@@ -7,7 +7,9 @@ runs, while its results stream. The reader never awaits a send either: its own a
 (handshake, control, errors, cancels) go out from small tasks, in order, because a send writes
 its bytes before its first await (websockets `send_context`).
 
-A bad frame costs one error frame, never the connection (docs/protocol.md "Errors").
+A bad frame costs one error frame, never the connection (docs/protocol.md "Errors"); so does a
+frame beyond the connection's rate (`max_frames_per_second`, a token bucket: the per-connection
+message rate limit style-and-hardening.md §B1 advises, which websockets does not provide).
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from protocol.codec import FrameError, decode, encode, error_frame
-from protocol.errors import ConnectorException, OperationTimeoutException, ProtocolError
+from protocol.errors import (
+    ConnectorException,
+    OperationTimeoutException,
+    ProtocolError,
+    RetryableException,
+)
 from protocol.frames import (
     PROTOCOL_VERSION,
     CancelRequest,
@@ -48,6 +55,26 @@ log = get_logger("server.connection")
 PEER_NAME = "hubspot-rcs"
 
 
+class FrameBucket:
+    """`rate` frames a second on average, `burst` at once: a token bucket on the monotonic clock."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self._tokens = self.burst
+        self._updated = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend a token for one frame; False when none is left (the frame is refused)."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
 class Connection:
     """The protocol on one authenticated socket."""
 
@@ -61,6 +88,12 @@ class Connection:
         self._cancelled_by_peer: set[int] = set()
         self._replies: set[asyncio.Task[None]] = set()
         self.operations_run = 0
+        settings = server.settings
+        self._bucket = (
+            None
+            if settings.max_frames_per_second is None
+            else FrameBucket(settings.max_frames_per_second, settings.frame_burst)
+        )
 
     # -- the reader -----------------------------------------------------------------------
 
@@ -80,6 +113,15 @@ class Connection:
             frame = decode(message)
         except FrameError as exc:
             self._reply(error_frame(exc.message_id or 0, exc))
+            return
+        if self._bucket is not None and not self._bucket.take():
+            # Decoded first, so the error names the frame's messageId; not acted on.
+            self.server.metrics.refused_frames.inc()
+            limit = self.server.settings.max_frames_per_second
+            refused = RetryableException(
+                f"too many frames on this connection (limit {limit:g} a second); slow down"
+            )
+            self._reply(error_frame(frame.messageId, refused))
             return
         try:
             self.session.receive(frame)
@@ -148,6 +190,8 @@ class Connection:
         outcome = "ok"
         error: BaseException | None = None
         answered = False
+        metrics = self.server.metrics
+        metrics.in_flight.inc()
         try:
             await self.server.execute(request, outbox)
         except asyncio.CancelledError:
@@ -165,8 +209,16 @@ class Connection:
             log.exception("operation.internal_error")
             outcome, error = "error", exc
         finally:
+            elapsed = time.perf_counter() - started
+            # The canonical line and the metrics are the same record of the operation.
+            name = request.operation_name
+            metrics.in_flight.dec()
+            metrics.operations.labels(name, outcome).inc()
+            metrics.operation_seconds.labels(name).observe(elapsed)
+            if outbox.objects:
+                metrics.objects.labels(name).inc(outbox.objects)
             fields: dict[str, Any] = {
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "duration_ms": round(elapsed * 1000, 3),
                 "objects": outbox.objects,
                 "outcome": outcome,
             }

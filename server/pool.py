@@ -24,12 +24,15 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from connector.base import Connector, ConnectorContext, SharedResources
 from protocol.configuration import InlineConfiguration, ObjectPoolConfiguration
 from protocol.errors import ConnectorException, RetryableException
 from server.logs import get_logger
+
+if TYPE_CHECKING:
+    from server.metrics import ServerMetrics
 
 log = get_logger("server.pool")
 
@@ -71,6 +74,7 @@ class ConnectorPool:
     last_used: float = field(default_factory=time.monotonic)
     retired: bool = False
     """Set when the configuration changed or went away: the pool closes once idle."""
+    metrics: ServerMetrics | None = None
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.config.maxObjects)
@@ -108,14 +112,20 @@ class ConnectorPool:
             raise RetryableException(f"the pool of {self.key.configuration_name} is closed")
         self.last_used = time.monotonic()
         wait_ms = self.config.maxWait
+        name = self.key.configuration_name
+        started = time.monotonic()
         try:
             async with asyncio.timeout(wait_ms / 1000 if wait_ms else None):
                 await self._slots.acquire()
         except TimeoutError:
+            if self.metrics is not None:
+                self.metrics.pool_exhausted.labels(name).inc()
             raise RetryableException(
                 f"no connector instance of {self.key.configuration_name} became free within "
                 f"maxWait {wait_ms} ms (maxObjects {self.config.maxObjects})"
             ) from None
+        if self.metrics is not None:
+            self.metrics.pool_wait_seconds.labels(name).observe(time.monotonic() - started)
         self._active += 1
         instance: Connector | None = None
         try:
@@ -242,9 +252,10 @@ class ConnectorPool:
 class PoolManager:
     """Every pool of the server, by key."""
 
-    def __init__(self, *, inline_idle_s: float) -> None:
+    def __init__(self, *, inline_idle_s: float, metrics: ServerMetrics | None = None) -> None:
         self._pools: dict[PoolKey, ConnectorPool] = {}
         self._inline_idle_s = inline_idle_s
+        self._metrics = metrics
 
     def __iter__(self) -> Iterator[ConnectorPool]:
         return iter(list(self._pools.values()))
@@ -261,6 +272,7 @@ class PoolManager:
         pool = self._pools.get(key)
         if pool is None or pool.closed:
             pool = ConnectorPool(key, connector_class, context, config, inline)
+            pool.metrics = self._metrics
             self._pools[key] = pool
         return pool
 

@@ -45,6 +45,13 @@ class ServerSettings(BaseModel):
     search_frame_max_bytes: int = Field(default=256 * 1024, ge=1024)
     auth_failure_delay_s: float = Field(default=0.5, ge=0)
     auth_failure_delay_max_s: float = Field(default=8.0, ge=0)
+    max_frames_per_second: float | None = Field(default=None, gt=0)
+    """Frames a connection may send per second, on average; beyond it, once `frame_burst` is
+    spent, a frame is answered with an error instead of being acted on. None: no limit, the
+    default, because one IDM socket legitimately carries thousands of gets a second
+    (benchmarks.md) and `max_inflight_per_connection` already bounds the work it can start."""
+    frame_burst: int = Field(default=200, ge=1)
+    """Frames a connection may send at once after a quiet spell (the token bucket's size)."""
 
     # Timeouts
     open_timeout_s: float = Field(default=10.0, gt=0)
@@ -59,3 +66,6 @@ class ServerSettings(BaseModel):
     scripting_enabled: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    """auto: JSON lines, or readable lines when stdout is a terminal."""
+    metrics_enabled: bool = True
+    """Answer `/metrics` (Prometheus text format) on the listener's port, without the key."""

@@ -40,6 +40,7 @@ from connector.hubspot.errors import (
     error_for,
     transport_error,
 )
+from connector.hubspot.metrics import ConfigurationMetrics, HubspotMetrics
 from connector.hubspot.ratelimit import RateLimiter
 from connector.hubspot.tls import pinned_self_signed, ssl_context
 from protocol.errors import (
@@ -89,8 +90,10 @@ class AccessTokens:
         session: Callable[[], aiohttp.ClientSession],
         persist: PersistProperty | None,
         request_kwargs: Callable[[], dict[str, Any]],
+        metrics: ConfigurationMetrics,
     ) -> None:
         self._config = config
+        self._metrics = metrics
         self._session = session
         self._persist = persist
         self._request_kwargs = request_kwargs
@@ -123,6 +126,14 @@ class AccessTokens:
             await self._refresh()
 
     async def _refresh(self) -> None:
+        try:
+            await self._fetch()
+        except BaseException:
+            self._metrics.token_refresh(ok=False)
+            raise
+        self._metrics.token_refresh(ok=True)
+
+    async def _fetch(self) -> None:
         config = self._config
         form = {
             "grant_type": "refresh_token",
@@ -217,11 +228,12 @@ class HubspotHttp(SharedResources):
         self.config = config
         self.context = context
         self.limiter = RateLimiter(config.permitsPerSecond, config.searchRequestsPerSecond)
+        self.metrics = HubspotMetrics.of(context.metrics).bind(context.configuration_name)
         self._session: aiohttp.ClientSession | None = None
         self._open_lock = asyncio.Lock()
         self._timeout = aiohttp.ClientTimeout(total=config.requestTimeoutSeconds)
         self.tokens = AccessTokens(
-            config, self._get_session, context.persist_property, self._request_kwargs
+            config, self._get_session, context.persist_property, self._request_kwargs, self.metrics
         )
         self.answers: Counter[int] = Counter()
         """How many answers of each status HubSpot gave (0: none, the call failed in transit)."""
@@ -281,7 +293,7 @@ class HubspotHttp(SharedResources):
         ambiguous = False  # an earlier attempt may have been carried out
         while True:
             attempt += 1
-            await self.limiter.acquire(search=search)
+            await self.limiter.acquire(search=search, waited=self.metrics.waited)
             token = await self.tokens.get()
             try:
                 async with session.request(
@@ -295,6 +307,7 @@ class HubspotHttp(SharedResources):
                 ) as resp:
                     status = resp.status
                     self.answers[status] += 1
+                    self.metrics.answered(status)
                     headers = resp.headers
                     self.limiter.observe(headers)
                     body = await _json(resp)
@@ -302,6 +315,7 @@ class HubspotHttp(SharedResources):
                 raise transport_error(exc, action=action, attempts=attempt) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.answers[0] += 1
+                self.metrics.answered(None)
                 # A refused connection never reached HubSpot; anything else may have.
                 if not idempotent and not isinstance(exc, aiohttp.ClientConnectorError):
                     ambiguous = True
@@ -311,6 +325,7 @@ class HubspotHttp(SharedResources):
                 if attempt > max_retries:
                     raise transport_error(exc, action=action, attempts=attempt) from None
                 pause = _backoff(attempt)
+                self.metrics.retry("transport")
                 log.warning(
                     "hubspot.retry", action=action, failure=type(exc).__name__, attempt=attempt,
                     wait_s=round(pause, 3),
@@ -323,6 +338,9 @@ class HubspotHttp(SharedResources):
                 attempt -= 1
                 self.tokens.invalidate(token)
                 continue
+            if status == 429:
+                policy = body.get("policyName") if isinstance(body, Mapping) else None
+                self.metrics.refused(policy if isinstance(policy, str) else None)
             if status in RETRYABLE_STATUSES:
                 if not idempotent and status not in REFUSED_STATUSES:
                     ambiguous = True  # a 5xx may come after the work was done
@@ -332,6 +350,7 @@ class HubspotHttp(SharedResources):
                 if attempt <= max_retries:
                     wait = self._wait_for(status, body, headers, attempt, search=search)
                     if wait is not None:
+                        self.metrics.retry(str(status))
                         log.warning(
                             "hubspot.retry", action=action, status=status, attempt=attempt,
                             wait_s=round(wait, 3),

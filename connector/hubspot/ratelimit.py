@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 Clock = Callable[[], float]
+OnWait = Callable[[str, float], None]
+"""(the limit that held a call: permits, search or window; seconds it waited)."""
 
 _WINDOW_MARGIN = 1.02
 """A slot is taken as free slightly after HubSpot frees it: our send times precede its clock."""
@@ -48,10 +50,12 @@ class TokenBucket:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Take a permit, waiting for it when needed; return the seconds waited."""
         wait = self.reserve()
         if wait > 0:
             await asyncio.sleep(wait)
+        return wait
 
 
 class SlidingWindow:
@@ -99,9 +103,13 @@ class SlidingWindow:
         self._sent.append(now)
         return 0.0
 
-    async def acquire(self) -> None:
-        while (wait := self.delay()) > 0:  # noqa: ASYNC110 - a timed wait, nothing to signal
+    async def acquire(self) -> float:
+        """Wait for a slot and take it; return the seconds waited."""
+        waited = 0.0
+        while (wait := self.delay()) > 0:  # a timed wait: nothing to signal
             await asyncio.sleep(wait)
+            waited += wait
+        return waited
 
     def pause(self, seconds: float) -> None:
         """Hold every call for `seconds` (a 429 said so)."""
@@ -142,13 +150,18 @@ class RateLimiter:
         # One slot of the app's window is kept free: our clock and HubSpot's differ a little.
         self.window = SlidingWindow(None, 10.0, reserve=1, clock=clock)
 
-    async def acquire(self, *, search: bool) -> None:
-        await self.bucket.acquire()
+    async def acquire(self, *, search: bool, waited: OnWait | None = None) -> None:
+        """Wait until a call may go out; `waited(limit, seconds)` hears of each wait (metrics)."""
+        held = {"permits": await self.bucket.acquire()}
         if search:
             # Search is exempt from the ten-secondly window (hubspot-api.md §1.7).
-            await self.search.acquire()
+            held["search"] = await self.search.acquire()
         else:
-            await self.window.acquire()
+            held["window"] = await self.window.acquire()
+        if waited is not None:
+            for limit, seconds in held.items():
+                if seconds > 0:
+                    waited(limit, seconds)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read `X-HubSpot-RateLimit-*` from a response (absent on search responses)."""
