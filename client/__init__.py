@@ -7,7 +7,14 @@ async with await RcsClient.connect("ws://127.0.0.1:8759/openicf", key) as client
     await hubspot.test()
 """
 
-from client.connection import DEFAULT_URL, Facade, RcsClient, SearchResults, SyncResults
+from client.connection import (
+    DEFAULT_URL,
+    Facade,
+    RcsClient,
+    SearchResults,
+    SyncResults,
+    tls_context,
+)
 from client.queryfilter import QueryFilterError, parse_query_filter
 
 __all__ = [
@@ -18,4 +25,5 @@ __all__ = [
     "SearchResults",
     "SyncResults",
     "parse_query_filter",
+    "tls_context",
 ]

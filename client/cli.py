@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from client.connection import DEFAULT_URL, Facade, RcsClient
+from client.connection import DEFAULT_URL, Facade, RcsClient, tls_context
 from client.queryfilter import QueryFilterError, parse_query_filter
 from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
 from protocol.errors import ConnectorException, IllegalArgumentException, UnknownUidException
@@ -120,14 +120,17 @@ def read_key(args: argparse.Namespace) -> str:
 
 def ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     if not args.url.startswith("wss:"):
+        if args.cafile or args.cert or args.insecure:
+            raise UsageError("TLS options need a wss:// --url")
         return None
-    context = ssl.create_default_context(cafile=args.cafile)
-    if args.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if args.cert:
-        context.load_cert_chain(args.cert, args.cert_key)
-    return context
+    if args.cert_key and not args.cert:
+        raise UsageError("--cert-key needs --cert")
+    try:
+        return tls_context(
+            cafile=args.cafile, certfile=args.cert, keyfile=args.cert_key, verify=not args.insecure
+        )
+    except ssl.SSLError as exc:
+        raise UsageError(f"cannot use the TLS files: {exc.reason or exc}") from None
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -334,9 +337,11 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--bearer", action="store_true", help="send the key as a Bearer token")
     top.add_argument("--connector", help="bundleName:bundleVersion:connectorName")
     top.add_argument("--timeout", type=float, help="seconds to wait for an answer")
-    top.add_argument("--cafile", help="CA certificates to verify a wss:// server with")
-    top.add_argument("--cert", help="a client certificate (mutual TLS)")
-    top.add_argument("--cert-key", help="the client certificate's private key")
+    top.add_argument(
+        "--cafile", "--cacert", help="CA certificates (PEM) to verify a wss:// server with"
+    )
+    top.add_argument("--cert", help="a client certificate, PEM (mutual TLS)")
+    top.add_argument("--cert-key", help="the client certificate's private key, PEM")
     top.add_argument("--insecure", action="store_true", help="do not verify the server")
     commands = top.add_subparsers(dest="command", required=True)
 

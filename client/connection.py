@@ -25,10 +25,11 @@ import ssl as ssl_module
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, Literal, Self
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from protocol.codec import FrameError, decode, encode, exception_from
 from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
@@ -80,6 +81,8 @@ from protocol.values import (
 )
 
 DEFAULT_URL: Final = "ws://127.0.0.1:8759/openicf"
+CLIENT_CERTIFICATE_REQUIRED: Final = "client certificate required"
+"""The body of the server's 403 to a peer without a certificate under mutual TLS."""
 STREAM_QUEUE_FRAMES: Final = 8
 """Search parts a client holds before its reader stops reading (and TCP pushes back)."""
 
@@ -126,6 +129,27 @@ class _Pending:
         if len(self._items) < self._limit:
             self._room.set()
         return frame
+
+
+def tls_context(
+    *,
+    cafile: str | Path | None = None,
+    certfile: str | Path | None = None,
+    keyfile: str | Path | None = None,
+    verify: bool = True,
+) -> ssl_module.SSLContext:
+    """A client context for `wss://`: TLS 1.2 at least, the server verified against `cafile`
+    (or the system's CAs), and a client certificate for mutual TLS when `certfile` is given
+    (`keyfile` when the key is not in the same file). `verify=False` checks nothing: tests
+    and first contact only."""
+    context = ssl_module.create_default_context(cafile=cafile)
+    context.minimum_version = ssl_module.TLSVersion.TLSv1_2
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl_module.CERT_NONE
+    if certfile is not None:
+        context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
@@ -178,12 +202,25 @@ class RcsClient:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
+            said = (exc.response.body or b"").decode(errors="replace").strip()
+            if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
+                raise InvalidCredentialException(
+                    "the server requires a client certificate (mutual TLS) and got none"
+                ) from None
             if status in (401, 403):
                 raise InvalidCredentialException(
                     f"the server refused the key (HTTP {status})"
                 ) from None
+            reason = f": {said}" if said and len(said) < 80 else ""
             raise ConnectionFailedException(
-                f"the server refused the connection (HTTP {status})"
+                f"the server refused the connection (HTTP {status}{reason})"
+            ) from None
+        except InvalidHandshake as exc:
+            # Under TLS 1.3 a server that refuses the client's certificate says so only after
+            # the client has sent its request: the answer is an alert, then a closed socket.
+            tls = " (did it refuse our TLS client certificate?)" if url.startswith("wss:") else ""
+            raise ConnectionFailedException(
+                f"the server at {url} closed the connection during the upgrade{tls}: {exc}"
             ) from None
         except (OSError, TimeoutError) as exc:
             raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
