@@ -1,0 +1,63 @@
+"""The HubSpot connector's metrics on the server's `/metrics`, against the emulator."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from client.connection import RcsClient
+from connector.hubspot import HubspotConnector
+from connector.hubspot.metrics import HubspotMetrics
+from connector.registry import ConnectorRegistry
+from emulator import Emulator
+from protocol.configuration import InlineConfiguration
+from server.app import ConnectorServer, HostedConfiguration
+from server.keyhash import hash_key
+from server.settings import ServerSettings
+from tests.server.test_metrics import samples, value
+
+from .conftest import properties_for
+
+KEY = "test-key"
+
+
+async def test_hubspot_calls_429s_limiter_waits_and_token_refreshes(emu: Emulator) -> None:
+    # Two permits a second: the third call in a row waits for the client-side limiter.
+    properties = properties_for(emu, permitsPerSecond="2")
+    configuration = InlineConfiguration.model_validate({"configurationProperties": properties})
+    hosted = HostedConfiguration(
+        name="crm", connector_ref=HubspotConnector.connector_key, configuration=configuration
+    )
+    emu.faults.add(status=429, count=1, path_prefix="/crm/v3/objects/contacts/")
+    server_settings = ServerSettings(
+        host="127.0.0.1", port=0, key_hash=hash_key(KEY), auth_failure_delay_s=0.0
+    )
+    async with (
+        ConnectorServer(
+            server_settings, ConnectorRegistry([HubspotConnector]), {"crm": hosted}
+        ) as server,
+        await RcsClient.connect(server.url, KEY) as client,
+    ):
+        crm = await client.facade("crm")
+        ids = [record.id for record in emu.store.contacts.live()[:3]]
+        for uid in ids:
+            assert await crm.get("contact", str(uid)) is not None
+        found = await samples(server)
+
+    labels = {"configuration": "crm"}
+    assert value(found, "hubspot_requests_total", status="200", **labels) == 3
+    assert value(found, "hubspot_requests_total", status="429", **labels) == 1
+    assert value(found, "hubspot_rate_limited_total", policy="TEN_SECONDLY_ROLLING", **labels) == 1
+    assert value(found, "hubspot_retries_total", reason="429", **labels) == 1
+    assert value(found, "hubspot_token_refreshes_total", outcome="ok", **labels) == 1
+    waits = value(found, "hubspot_ratelimiter_wait_seconds_count", limit="permits", **labels)
+    assert waits >= 1
+    assert value(found, "hubspot_ratelimiter_wait_seconds_sum", limit="permits", **labels) > 0
+    # The server's own numbers sit beside them, in the same scrape.
+    assert value(found, "rcs_operations_total", operation="GET", outcome="ok") == 3
+
+
+def test_instruments_are_made_once_per_registry() -> None:
+    registry = CollectorRegistry()
+    assert HubspotMetrics.of(registry) is HubspotMetrics.of(registry)
+    assert HubspotMetrics.of(CollectorRegistry()) is not HubspotMetrics.of(registry)
+    HubspotMetrics.of(None).bind("x").answered(200)  # no registry: counted, never shown
