@@ -40,19 +40,30 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
+_SHARED: Final[list[Processor]] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    redact,
+]
+
+
 def processors(renderer: Processor) -> list[Processor]:
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact,
-        structlog.processors.format_exc_info,
-        renderer,
-    ]
+    return [*_SHARED, structlog.processors.format_exc_info, renderer]
+
+
+class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours on the root logger: `configure` replaces it, and leaves other handlers alone."""
 
 
 def configure(level: str = "info", log_format: str = "auto", stream: TextIO | None = None) -> None:
-    """Send structlog's output to `stream` (stdout): JSON, or console lines on a terminal."""
+    """Send every log line to `stream` (stdout): JSON, or readable lines on a terminal.
+
+    structlog's own loggers, and the standard library's (asyncio's "Task exception was never
+    retrieved", aiohttp's warnings) through structlog's `ProcessorFormatter`, so that a log
+    collector reading stdout sees one format (structlog: "logging-best-practices",
+    "standard-library"). The level filters both.
+    """
     out = stream or sys.stdout
     use_console = log_format == "console" or (log_format == "auto" and out.isatty())
     renderer: Processor = (
@@ -60,16 +71,31 @@ def configure(level: str = "info", log_format: str = "auto", stream: TextIO | No
         if use_console
         else structlog.processors.JSONRenderer()
     )
+    number = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=processors(renderer),
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
-    # websockets logs through the standard library; keep its handshake noise (failed upgrades
-    # we answer ourselves) out, and let real errors through as plain lines on stderr.
+    handler = _StdlibHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *_SHARED],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
+    root.setLevel(number)
+    # websockets logs every failed upgrade, which we answer and log ourselves: only its
+    # critical lines get through.
     logging.getLogger("websockets").setLevel(logging.CRITICAL)
 
 

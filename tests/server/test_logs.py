@@ -1,11 +1,13 @@
-"""Logging: one canonical line per operation, and no secret in any line."""
+"""Logging: one canonical line per operation, no secret in any line, JSON or readable lines."""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 
 import pytest
+import structlog
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
@@ -73,3 +75,58 @@ def test_the_redaction_processor_is_a_safety_net() -> None:
         "value": "***",
         "conn_id": "c1",
     }
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("log_format", "stream_class", "renderer"),
+    [
+        ("json", io.StringIO, "json"),
+        ("auto", io.StringIO, "json"),  # a pipe or a file: a log collector reads it
+        ("auto", Terminal, "console"),  # a person reads it
+        ("console", io.StringIO, "console"),
+        ("json", Terminal, "json"),
+    ],
+)
+def test_json_for_machines_readable_lines_for_people(
+    log_format: str, stream_class: type[io.StringIO], renderer: str
+) -> None:
+    out = stream_class()
+    logs.configure("info", log_format, out)
+    # A logger made after `configure` (the server's module loggers cache their first setup).
+    structlog.contextvars.bind_contextvars(conn_id="c1")
+    logs.get_logger("server.connection").info("operation", operation="GET", outcome="ok")
+    [line] = out.getvalue().splitlines()
+    if renderer == "json":
+        event = json.loads(line)
+        assert event["event"] == "operation" and event["operation"] == "GET"
+        assert event["conn_id"] == "c1" and event["level"] == "info"
+        assert event["timestamp"].endswith("Z")
+    else:
+        assert not line.startswith("{")
+        assert "[info     ] operation" in line
+        assert "conn_id=c1" in line and "operation=GET" in line and "outcome=ok" in line
+
+
+def test_the_level_comes_from_configuration() -> None:
+    out = io.StringIO()
+    logs.configure("warning", "json", out)
+    log = logs.get_logger("test")
+    log.info("quiet")
+    log.warning("loud", detail="x")
+    assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == ["loud"]
+
+
+def test_standard_library_logs_come_out_the_same_way() -> None:
+    out = io.StringIO()
+    logs.configure("info", "json", out)
+    logs.configure("info", "json", out)  # configuring again does not double the lines
+    logging.getLogger("asyncio").error("Task exception was never retrieved")
+    logging.getLogger("aiohttp.client").debug("below the level")
+    [line] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert line["event"] == "Task exception was never retrieved"
+    assert line["logger"] == "asyncio" and line["level"] == "error" and "timestamp" in line
