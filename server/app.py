@@ -63,8 +63,6 @@ log = get_logger("server")
 
 HOUSEKEEPING_INTERVAL_S: Final = 30.0
 """How often idle instances are evicted and unused inline configurations dropped."""
-PROBES: Final = frozenset({"/livez", "/readyz"})
-"""Paths a platform probes without credentials: open even under mutual TLS."""
 SHUTTING_DOWN: Final = "the server is shutting down; retry on another server"
 
 Persist = Callable[[str, str, GuardedString], None]

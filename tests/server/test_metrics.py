@@ -15,7 +15,7 @@ from protocol.errors import (
 )
 from server.app import ConnectorServer
 from server.settings import ServerSettings
-from tests.conftest import KEY, settings
+from tests.conftest import KEY, hosted, memory_configuration, settings
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -126,3 +126,19 @@ async def test_frames_past_the_rate_are_answered_with_an_error(
         assert len(rcs.connections) == 1  # refused, not disconnected
     found = await samples(rcs)
     assert value(found, "rcs_frames_refused_total") == 1
+
+
+async def test_an_exhausted_pool_shows_in_its_wait_timeouts(rcs: ConnectorServer) -> None:
+    one = memory_configuration(pool={"maxObjects": 1, "maxWait": 50}, blockOn=["SEARCH"])
+    rcs.set_configurations({"one": hosted("one", one)})
+    async with await RcsClient.connect(rcs.url, KEY) as client:
+        one = await client.facade("one")
+        searching = asyncio.create_task(one.search("contact").__aenter__())
+        while not any(p.active for p in rcs.pools):
+            await asyncio.sleep(0.005)
+        with pytest.raises(RetryableException, match="maxWait 50 ms"):
+            await one.test()
+        found = await samples(rcs)
+        assert value(found, "rcs_pool_wait_timeouts_total", configuration="one") == 1
+        assert value(found, "rcs_pool_instances", configuration="one", state="active") == 1
+        searching.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import subprocess
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -210,3 +211,25 @@ async def test_the_container_probe_works_under_mutual_tls(
         )  # fmt: skip
         _, err = await process.communicate()
         assert process.returncode == 0, err.decode()
+
+
+def test_serve_refuses_to_start_on_a_key_that_is_not_the_certificates(
+    tmp_path: Path, ca: Authority, server_cert: Issued
+) -> None:
+    other = ca.client()
+    (tmp_path / "ConnectorServer.properties").write_text(
+        f"connectorserver.port=0\nconnectorserver.key={settings().key_hash}\n"
+        "connectorserver.usessl=true\n"
+        f"connectorserver.tlsCertFile={server_cert.cert}\n"
+        f"connectorserver.tlsKeyFile={other.key}\n"
+    )
+    result = subprocess.run(
+        [*command("hubspot-rcs"), "serve", "--conf", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "ConfigurationException" in result.stderr and "KEY_VALUES_MISMATCH" in result.stderr
+    assert "server.listening" not in result.stdout
