@@ -129,8 +129,8 @@ async def test_frames_past_the_rate_are_answered_with_an_error(
 
 
 async def test_an_exhausted_pool_shows_in_its_wait_timeouts(rcs: ConnectorServer) -> None:
-    one = memory_configuration(pool={"maxObjects": 1, "maxWait": 50}, blockOn=["SEARCH"])
-    rcs.set_configurations({"one": hosted("one", one)})
+    single = memory_configuration(pool={"maxObjects": 1, "maxWait": 50}, blockOn=["SEARCH"])
+    rcs.set_configurations({"one": hosted("one", single)})
     async with await RcsClient.connect(rcs.url, KEY) as client:
         one = await client.facade("one")
         searching = asyncio.create_task(one.search("contact").__aenter__())
