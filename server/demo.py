@@ -79,24 +79,26 @@ Serve = Callable[[Sequence[str]], int]
 """`hubspot-rcs` itself (`server.cli.main`), given the `serve` command line."""
 
 
-def add_subcommand(commands: Any, serve: Serve) -> None:
+def add_subcommand(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], serve: Serve
+) -> None:
     """Add `demo` to `hubspot-rcs`'s subcommands; `serve` is the CLI's entry point."""
     demo = commands.add_parser(
         "demo",
         help="run the server in front of a seeded HubSpot emulator (make run)",
         description=__doc__.split("\n\n")[2],
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     demo.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (0: a free one)"
+        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (8759; 0: a free one)"
     )
-    demo.add_argument("--contacts", type=int, default=500, help="contacts in the emulator")
-    demo.add_argument("--companies", type=int, default=50, help="companies in the emulator")
+    demo.add_argument("--contacts", type=int, default=500, help="contacts in the emulator (500)")
+    demo.add_argument("--companies", type=int, default=50, help="companies in the emulator (50)")
     demo.add_argument(
         "--dir",
         type=Path,
         default=Path("run") / "demo",
-        help="the demo's configuration directory (default: ./run/demo)",
+        help="the demo's configuration directory (./run/demo)",
     )
     demo.set_defaults(func=lambda args: run(args, serve))
 
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace, serve: Serve) -> int:
     previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         with _emulator(args.contacts, args.companies) as emulator:
-            write_conf(conf, host=args.host, port=port, key=key, emulator=emulator)
+            _write_conf(conf, host=args.host, port=port, key=key, emulator=emulator)
             url = f"ws://{_url_host(args.host)}:{port}/openicf"
             banner = _banner(url, conf, emulator, args, key if made_up else None)
             done = threading.Event()
@@ -151,7 +153,7 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stopped
 
 
-def write_conf(conf: Path, *, host: str, port: int, key: str, emulator: Emulator) -> None:
+def _write_conf(conf: Path, *, host: str, port: int, key: str, emulator: Emulator) -> None:
     """The demo's configuration directory, as an operator would write it for the emulator.
 
     Secrets go in as plain text: `serve` encrypts them on load, as in production. Files already
@@ -279,7 +281,7 @@ def _banner(
     key_line = (
         f"export {KEY_ENV}={shlex.quote(made_up_key)}"
         if made_up_key is not None
-        else f"export {KEY_ENV}=...    # the key you gave this demo in ${KEY_ENV}"
+        else f"# export {KEY_ENV}=<the key you gave the demo>   (not echoed here)"
     )
     commands = [
         key_line,
