@@ -1,5 +1,7 @@
 # hubspot-rcs: the connector server, beside IDM.
-# Build:  docker build -t hubspot-rcs .            (any base with python3 >= 3.11 and venv)
+# Build:  docker build -t hubspot-rcs .            (any Debian-like base with python3 >= 3.11
+#                                                  and venv; python3 may be in /usr/bin or
+#                                                  /usr/local/bin: both stages use the same base)
 #         docker build --build-arg BASE_IMAGE=debian:bookworm-slim ...   needs python3-venv there
 ARG BASE_IMAGE=python:3.12-slim
 

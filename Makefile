@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
+BENCHMARKS := protocol emulator hubspot_read hubspot_rate
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -14,8 +16,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The server on 127.0.0.1:8759 in front of a seeded HubSpot emulator; Ctrl-C stops both.
+# Options go through ARGS, e.g. make run ARGS='--port 9759 --contacts 10000'.
 run: $(STAMP)
-	$(BIN)/hubspot-rcs demo
+	$(BIN)/hubspot-rcs demo $(ARGS)
 
 test: lint typecheck unit
 
@@ -29,8 +33,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+# Every benchmark in turn (several minutes); the figures land in docs/benchmarks.md.
+bench: $(addprefix bench-,$(BENCHMARKS))
+
+bench-%: $(STAMP)
+	$(BIN)/python -m bench.$*
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info run

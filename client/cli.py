@@ -423,6 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         prepare(args)
         asyncio.run(run(args, sys.stdout))
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do. Point stdout at
+        # /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ConnectorException as exc:
         _fail(f"{exc.wire_class}: {exc.message}", 1)
     except (UsageError, QueryFilterError, ValidationError, OSError) as exc:

@@ -71,10 +71,12 @@ class TokenStore:
         self.private_app_token = settings.private_app_token or f"pat-na1-{uuid.uuid4()}"
         self._refresh_tokens: set[str] = set()
         self._revoked: set[str] = set()
+        self._issued: set[str] = set()
         self._access: dict[str, AccessToken] = {}
         self._codes: dict[str, str | None] = {}  # authorization code -> redirect_uri
         self.refresh_token = settings.refresh_token or self.issue_refresh_token()
         self._refresh_tokens.add(self.refresh_token)
+        self._issued.add(self.refresh_token)
 
     # -- issuing --------------------------------------------------------------------------------
 
@@ -82,6 +84,7 @@ class TokenStore:
         """A new valid refresh token (HubSpot's are UUID-shaped; §3.1)."""
         token = str(uuid.uuid4())
         self._refresh_tokens.add(token)
+        self._issued.add(token)
         return token
 
     def issue_authorization_code(self, redirect_uri: str | None = None) -> str:
@@ -100,6 +103,10 @@ class TokenStore:
             del self._access[access.token]
         return True
 
+    def issued_tokens(self) -> list[str]:
+        """Every refresh and access token issued so far, revoked ones included (leak checks)."""
+        return sorted(self._issued)
+
     def expire_access_tokens(self) -> int:
         """Make every issued access token expired now; returns how many there were."""
         now = self.clock.monotonic()
@@ -114,6 +121,7 @@ class TokenStore:
             token, refresh_token, self.clock.monotonic() + self.settings.token_ttl_s
         )
         self._access[token] = access
+        self._issued.add(token)
         return access
 
     # -- grants ---------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ class Emulator:
         """Revoke a refresh token and its access tokens; False if it was not valid."""
         return self._state.tokens.revoke_refresh_token(token)
 
+    def issued_tokens(self) -> list[str]:
+        """Every refresh and access token issued so far, revoked ones included (leak checks)."""
+        return self._state.tokens.issued_tokens()
+
     def expire_access_tokens(self) -> int:
         """Expire every access token issued so far (the next call with one gets a 401)."""
         return self._state.tokens.expire_access_tokens()

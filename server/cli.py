@@ -42,6 +42,7 @@ from server.conf import (
     reload_conf,
 )
 from server.conf.settings_source import read_settings
+from server.demo import add_subcommand as add_demo
 from server.properties import load as load_properties
 from server.secrets.cli import add_subcommands
 from server.settings import ServerSettings
@@ -191,6 +192,7 @@ def parser() -> argparse.ArgumentParser:
     health.add_argument("--ready", action="store_true", help="ask /readyz instead of /livez")
     health.set_defaults(func=_health)
     add_subcommands(commands)
+    add_demo(commands, serve=main)
     return top
 
 

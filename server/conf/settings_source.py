@@ -103,6 +103,8 @@ _JAVA_IGNORED: Final = frozenset(
 _CLIENT_MODE: Final = PREFIX + "url"
 _SERVICE_LINK = re.compile(r"(tcp|udp|sctp)://[^/]+:\d+")
 _SERVICE_LINK_NAMES = re.compile(r"RCS_(SERVICE_HOST|SERVICE_PORT.*|PORT_\d+_.*)")
+_CLIENT_ENV: Final = frozenset({"RCS_KEY"})
+"""Variables of `hubspot-rcs-client`, often exported in the same shell: not the server's."""
 
 
 def property_name(field_name: str) -> str:
@@ -188,7 +190,7 @@ def read_settings(
         elif variable in LOADER_ENV.values():
             option = next(k for k, v in LOADER_ENV.items() if v == variable)
             source.loader[option] = _resolve(conf_dir, value)
-        elif not _SERVICE_LINK_NAMES.fullmatch(variable):
+        elif variable not in _CLIENT_ENV and not _SERVICE_LINK_NAMES.fullmatch(variable):
             source.warnings.append(f"environment: {variable}: not a setting, ignored")
 
     converted: dict[str, object] = {}

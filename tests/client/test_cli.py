@@ -212,6 +212,25 @@ def test_inline_provisioner_file(served: Served, tmp_path: Path) -> None:
     assert len(out) == 3
 
 
+def test_a_reader_that_goes_away_stops_the_search_quietly(served: Served, tmp_path: Path) -> None:
+    document = json.loads((served.conf / "provisioner.openicf-memory.json").read_text())
+    document["configurationProperties"] = {"virtualObjects": 200_000}
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(document))
+    reader = subprocess.Popen(
+        [*command("hubspot-rcs-client"), "--url", served.url, "search", f"@{path}", "contact"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"RCS_KEY": KEY},
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    assert json.loads(reader.stdout.readline())["objectClass"] == "contact"
+    reader.stdout.close()  # as `| head -1` does
+    assert reader.wait(timeout=60) == 141
+    assert reader.stderr.read() == ""
+
+
 def test_sigterm_drains_and_exits_cleanly(served: Served) -> None:
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=30) == 0

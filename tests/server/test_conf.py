@@ -530,3 +530,10 @@ def test_persist_property_uses_the_keystore_as_it_is_now(conf_dir: Path) -> None
     assert load_conf(conf_dir, SAMPLE_ENV).configurations["seed"].configurationProperties[
         "refreshToken"
     ] == GuardedString("after-rotation")
+
+
+def test_the_clients_key_variable_is_not_mistaken_for_a_setting(conf_dir: Path) -> None:
+    # The README exports RCS_KEY for hubspot-rcs-client in the shell that also runs `serve`.
+    loaded = load_conf(conf_dir, SAMPLE_ENV | {"RCS_KEY": "k", "RCS_KEYY": "k"})
+    assert not any("RCS_KEY:" in w for w in loaded.warnings)
+    assert any("RCS_KEYY: not a setting" in w for w in loaded.warnings)
