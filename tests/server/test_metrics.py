@@ -20,10 +20,13 @@ from tests.conftest import KEY, hosted, memory_configuration, settings
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-async def scrape(server: ConnectorServer, path: str = "/metrics") -> tuple[int, str, str]:
+async def scrape(
+    server: ConnectorServer, path: str = "/metrics", accept: str | None = None
+) -> tuple[int, str, str]:
     """GET as Prometheus does: plain HTTP, no credentials. (status, content type, body)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    header = f"Accept: {accept}\r\n" if accept else ""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\n".encode())
     response = (await reader.read()).decode()
     writer.close()
     head, _, body = response.partition("\r\n\r\n")
@@ -105,6 +108,10 @@ async def test_the_scrape_is_prometheus_text_and_needs_no_key(rcs: ConnectorServ
     assert "# TYPE rcs_operations_total counter" in body
     assert "# TYPE rcs_operation_duration_seconds histogram" in body
     assert "python_gc" not in body  # the server's own registry, not the process-wide one
+    openmetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    status, content_type, body = await scrape(rcs, accept=openmetrics)
+    assert status == 200 and content_type.startswith("application/openmetrics-text")
+    assert body.endswith("# EOF\n")
 
 
 @pytest.mark.parametrize("server_settings", [settings(metrics_enabled=False)])
