@@ -128,7 +128,7 @@ class AccessTokens:
     async def _refresh(self) -> None:
         try:
             await self._fetch()
-        except BaseException:
+        except Exception:  # a cancelled operation is not a failed refresh: not counted
             self._metrics.token_refresh(ok=False)
             raise
         self._metrics.token_refresh(ok=True)

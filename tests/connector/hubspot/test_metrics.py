@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from client.connection import RcsClient
+from connector.base import ConnectorContext
 from connector.hubspot import HubspotConnector
+from connector.hubspot.configuration import HubspotConfiguration
 from connector.hubspot.metrics import HubspotMetrics
 from connector.registry import ConnectorRegistry
 from emulator import Emulator
 from protocol.configuration import InlineConfiguration
+from protocol.errors import InvalidCredentialException
 from server.app import ConnectorServer, HostedConfiguration
 from server.keyhash import hash_key
 from server.settings import ServerSettings
@@ -61,3 +65,19 @@ def test_instruments_are_made_once_per_registry() -> None:
     assert HubspotMetrics.of(registry) is HubspotMetrics.of(registry)
     assert HubspotMetrics.of(CollectorRegistry()) is not HubspotMetrics.of(registry)
     HubspotMetrics.of(None).bind("x").answered(200)  # no registry: counted, never shown
+
+
+async def test_a_refused_token_refresh_counts_as_failed(emu: Emulator) -> None:
+    registry = CollectorRegistry()
+    config = HubspotConfiguration.from_properties(properties_for(emu, refreshToken="revoked"))
+    context = ConnectorContext(configuration=config, configuration_name="crm", metrics=registry)
+    shared = await HubspotConnector.open_shared(context)
+    try:
+        connector = HubspotConnector(context, shared)
+        await connector.init()
+        with pytest.raises(InvalidCredentialException, match="refresh token"):
+            await connector.test()
+    finally:
+        await shared.aclose()
+    failed = {"configuration": "crm", "outcome": "failed"}
+    assert registry.get_sample_value("hubspot_token_refreshes_total", failed) == 1
