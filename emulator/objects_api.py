@@ -311,6 +311,20 @@ async def batch_read(request: web.Request) -> web.Response:
             missing.append(raw_id)
             continue
         results.append(renderer.render(record, with_associations=False))
+    return _batch_answer(state, table, started, results, missing)
+
+
+def _batch_answer(
+    state: State,
+    table: ObjectTable,
+    started: int,
+    results: list[dict[str, Any]],
+    missing: list[str],
+) -> web.Response:
+    """A batch read or update answer: 207 with one OBJECT_NOT_FOUND entry when ids were missing.
+
+    HubSpot words the entry the same for both operations.
+    """
     errors = []
     if missing:
         errors.append(
@@ -416,21 +430,7 @@ async def batch_update(request: web.Request) -> web.Response:
     for record, changes in planned:
         table.apply(record, changes)
         results.append(renderer.render(record))
-    errors = []
-    if missing:
-        errors.append(
-            {
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                # The same text as batch read's: HubSpot reuses it here.
-                "message": f"Could not get some {table.object_type.label} objects, they may be "
-                "deleted or not exist. Check that ids are valid.",
-                "context": {"ids": missing},
-            }
-        )
-    return json_response(
-        _batch_body(state, started, results, errors), status=207 if errors else 200
-    )
+    return _batch_answer(state, table, started, results, missing)
 
 
 async def batch_upsert(request: web.Request) -> web.Response:
