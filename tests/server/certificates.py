@@ -75,16 +75,36 @@ class Authority:
             builder = builder.add_extension(names, critical=False)
         certificate = builder.sign(self._key, hashes.SHA256())
         stem = f"{_slug(self.name)}-{name}"
-        issued = Issued(self.directory / f"{stem}.pem", self.directory / f"{stem}.key")
-        issued.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        issued.key.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+        return _write(self.directory / stem, certificate, key)
+
+
+def self_signed(directory: Path, host: str) -> Issued:
+    """A self-signed certificate naming only `host` (an IP address or a DNS name)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alternative: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alternative = x509.DNSName(host)
+    certificate = (
+        _builder(subject, subject, key.public_key())
+        .add_extension(x509.SubjectAlternativeName([alternative]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return _write(directory / f"self-signed-{_slug(host)}", certificate, key)
+
+
+def _write(stem: Path, certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Issued:
+    issued = Issued(stem.with_suffix(".pem"), stem.with_suffix(".key"))
+    issued.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    issued.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
-        return issued
+    )
+    return issued
 
 
 def _builder(

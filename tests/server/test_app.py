@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from client.connection import RcsClient
 from connector.memory import MemoryStore
 from protocol.errors import ConnectionFailedException, RetryableException
 from server.app import ConnectorServer
 from tests.conftest import KEY, hosted, memory_configuration, registry, settings
+from tests.server.certificates import self_signed
 from tests.server.test_auth import http_get
 
 
@@ -70,41 +65,10 @@ async def test_a_changed_named_configuration_gets_a_new_pool() -> None:
         assert await client.configurations() == []
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 async def test_tls(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
-    tls = settings(use_ssl=True, tls_cert_file=cert, tls_key_file=key)
+    issued = self_signed(tmp_path, "127.0.0.1")
+    cert = issued.cert
+    tls = settings(use_ssl=True, tls_cert_file=cert, tls_key_file=issued.key)
     async with ConnectorServer(tls, registry(), {}) as server:
         assert server.url.startswith("wss://127.0.0.1:")
         trusted = ssl.create_default_context(cafile=str(cert))

@@ -4,15 +4,10 @@ limits, the proxy, TLS, and cancellation, all against the emulator over real HTT
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import socket
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from connector.hubspot import HubspotConnector
 from emulator import Emulator, EmulatorSettings, run_emulator
@@ -25,6 +20,7 @@ from protocol.errors import (
 )
 from protocol.filters import Presence
 from protocol.values import GuardedString, OperationOptions
+from tests.server.certificates import self_signed
 
 from .conftest import MakeConnector
 from .recording_proxy import recording_proxy
@@ -278,34 +274,6 @@ async def test_at_most_maximum_connections_are_open(
 # -- TLS -------------------------------------------------------------------------------------
 
 
-def self_signed_for(directory: Path, host: str) -> tuple[Path, Path]:
-    """A self-signed certificate naming only `host`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 @pytest.mark.parametrize(
     ("cert_host", "accept_self_signed", "no_host_check", "works"),
     [
@@ -326,7 +294,8 @@ async def test_self_signed_tls_with_and_without_the_flags(
 ) -> None:
     cert = key = None
     if cert_host != "127.0.0.1":
-        cert, key = self_signed_for(tmp_path, cert_host)
+        issued = self_signed(tmp_path, cert_host)
+        cert, key = issued.cert, issued.key
     settings = EmulatorSettings(
         contacts=2, companies=1, tls=True, tls_cert_file=cert, tls_key_file=key,
         rate_limits_enabled=False,

@@ -13,8 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from connector.hubspot.configuration import HubspotConfiguration
 from connector.hubspot.tls import is_self_signed, ssl_context
-
-from .test_http import self_signed_for
+from tests.server.certificates import self_signed
 
 BASE = {"clientId": "id", "clientSecret": "s", "refreshToken": "r"}
 
@@ -37,7 +36,7 @@ def certificate(
 
 
 def test_a_self_signed_certificate_is_recognised(tmp_path: Path) -> None:
-    cert_file, _ = self_signed_for(tmp_path, "example.test")
+    cert_file = self_signed(tmp_path, "example.test").cert
     assert is_self_signed(ssl.PEM_cert_to_DER_cert(cert_file.read_text()))
 
 
