@@ -19,7 +19,7 @@ import asyncio
 import base64
 import functools
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -117,7 +117,8 @@ class MemoryStore(SharedResources):
     created: int = 0
     disposed: int = 0
     cancelled: list[str] = field(default_factory=list)
-    """Operations that were stopped by cancellation while they ran (timeouts included)."""
+    """Operations stopped while they ran: cancelled (timeouts included), or, for a search,
+    closed by the server because nobody wanted its results any more."""
     started: asyncio.Event = field(default_factory=asyncio.Event)
     """Set whenever an operation starts running in a connector instance."""
     closed: bool = False
@@ -288,6 +289,20 @@ class MemoryConnector(
     async def search(
         self, object_class: str, filter: Filter | None, options: OperationOptions
     ) -> AsyncIterator[SearchPage]:
+        pages = self._search_pages(object_class, filter, options)
+        try:
+            async for page in pages:
+                yield page
+        except GeneratorExit:
+            # The server closed the iteration at a page: the peer cancelled or went away.
+            self.store.cancelled.append("SEARCH")
+            raise
+        finally:
+            await pages.aclose()
+
+    async def _search_pages(
+        self, object_class: str, filter: Filter | None, options: OperationOptions
+    ) -> AsyncGenerator[SearchPage, None]:
         await self._enter("SEARCH")
         objects = self._class(object_class)
         if self.config.virtualObjects and object_class == self.config.objectClasses[0]:
