@@ -1,7 +1,7 @@
 """Benchmark: the HubSpot connector's rate limiting against HubSpot's own limit.
 
 Run with `python -m bench.hubspot_rate` (about a minute). The emulator runs as a subprocess with
-HubSpot's free-tier limit, 100 calls per rolling 10 seconds (hubspot-api.md §4); the connector
+HubSpot's free-tier limit, 100 calls per rolling 10 seconds (docs/hubspot.md §4); the connector
 runs with `permitsPerSecond` 10 and reads contacts by id from several tasks at once, as an IDM
 reconciliation does, for `--seconds`. The figures: calls per second achieved (target: at least
 95% of 10) and 429 answers received (target: 0). It rewrites the `bench:connector-rate` section

@@ -12,7 +12,7 @@ A reader task routes every frame to the request it answers (by messageId, docs/p
 "Envelope"). Search parts queue up to a bound; past it the reader waits, TCP pushes back, and
 the server's sends wait too, so a slow consumer slows the connector rather than filling memory.
 Leaving a search early (break, an exception, `aclose`) sends a cancel, as IDM's client does when
-its handler returns false (openicf-rcs.md §1.6-§1.7). Errors are raised as the ICF exceptions
+its handler returns false (docs/openicf.md §1.6-§1.7). Errors are raised as the ICF exceptions
 of `protocol.errors`, keeping the class name the server sent.
 """
 
@@ -155,7 +155,7 @@ def tls_context(
 def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
     if scheme == "bearer":
         return f"Bearer {key}"
-    # What IDM sends: Basic with the username `anonymous` (openicf-rcs.md §1.1).
+    # What IDM sends: Basic with the username `anonymous` (docs/openicf.md §1.1).
     return "Basic " + base64.b64encode(f"anonymous:{key}".encode()).decode()
 
 
@@ -385,7 +385,7 @@ class Facade:
     """ICF's `ConnectorFacade`: one method per operation, on one connector and configuration.
 
     `timeout_s` is the client's own deadline: for a single answer, the whole wait; for a
-    stream, the wait for each part (as ICF measures a search's timeout, openicf-rcs.md §1.6).
+    stream, the wait for each part (as ICF measures a search's timeout, docs/openicf.md §1.6).
     When it passes, the request is cancelled and `OperationTimeoutException` raised.
     """
 

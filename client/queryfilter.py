@@ -1,7 +1,7 @@
 """IDM's `_queryFilter` syntax, translated to the protocol's filter tree.
 
 The grammar is ForgeRock CREST's query filter, and the translation is IDM's
-(`OpenICFFilterAdapter`, openicf-rcs.md §1.6): `eq` equals, `co` contains, `sw` startsWith,
+(`OpenICFFilterAdapter`, docs/openicf.md §1.6): `eq` equals, `co` contains, `sw` startsWith,
 `gt` `ge` `lt` `le` the comparisons, `pr` presence, and the extended `ew` (endsWith) and `ca`
 (containsAllValues); `and`, `or`, `!`, parentheses; `true` matches everything and `false`
 nothing; `_id` names the uid (`__UID__`).

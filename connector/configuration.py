@@ -1,7 +1,7 @@
 """A connector's Configuration: a pydantic model whose fields carry ICF property metadata.
 
 ICF describes each configuration property with `ConfigurationProperty{order, required,
-confidential, helpMessageKey, displayMessageKey, groupMessageKey, type}` (openicf-rcs.md §1.4);
+confidential, helpMessageKey, displayMessageKey, groupMessageKey, type}` (docs/openicf.md §1.4);
 IDM shows them and the server answers CONNECTOR_INFO with them. Here a property is a field
 declared with `Property(...)`. Values arrive as IDM provisioner files write them, strings
 included (`"10"`, `"true"`): validation is lax on purpose, and it reports every wrong property

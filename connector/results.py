@@ -1,4 +1,4 @@
-"""Results handlers, as IDM's `resultsHandlerConfig` switches them on (openicf-rcs.md §3.2).
+"""Results handlers, as IDM's `resultsHandlerConfig` switches them on (docs/openicf.md §3.2).
 
 The Java framework wraps a search's results in handlers between the connector and the peer:
 - `enableFilteredResultsHandler` re-applies the filter. ICF does it to every object, which is

@@ -3,7 +3,7 @@
 Every request passes one middleware, in this order: fault injection (latency, injected statuses,
 drops, stalls), bearer authentication (not for `/oauth/`), rate limiting, the route. Every
 answer carries `X-HubSpot-Correlation-Id`; every error is HubSpot's envelope with the same id
-(hubspot-api.md §1.9, §9), and anything not emulated is a 403 MISSING_SCOPES (§11.1).
+(docs/hubspot.md §1.9, §9), and anything not emulated is a 403 MISSING_SCOPES (§11.1).
 """
 
 from __future__ import annotations

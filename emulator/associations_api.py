@@ -1,4 +1,4 @@
-"""`/crm/v4` associations between contacts and companies (hubspot-api.md §5.2, §11.2).
+"""`/crm/v4` associations between contacts and companies (docs/hubspot.md §5.2, §11.2).
 
 Type ids as HubSpot defines them: contact -> company primary 1 and unlabeled 279; company ->
 contact primary 2 and unlabeled 280. `toObjectId` is an integer, as in real answers.

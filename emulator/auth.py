@@ -1,4 +1,4 @@
-"""OAuth tokens and private-app tokens: who may call, and for how long (hubspot-api.md §3).
+"""OAuth tokens and private-app tokens: who may call, and for how long (docs/hubspot.md §3).
 
 One emulated app (client id and secret) installed in one account. Refresh tokens never expire
 until revoked; access tokens expire after `token_ttl_s` (HubSpot: 1800 s). Private-app tokens

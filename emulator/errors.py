@@ -1,6 +1,6 @@
 """HubSpot's error envelope, and the exception handlers raise to produce it.
 
-Shape from hubspot-api.md §1.9: `{status:"error", message, correlationId, category?, errors?,
+Shape from docs/hubspot.md §1.9: `{status:"error", message, correlationId, category?, errors?,
 context?, subCategory?, links?}`. The middleware in `app.py` adds the correlation id, which is
 also sent as `X-HubSpot-Correlation-Id` (§9 "Headers").
 """
@@ -67,7 +67,7 @@ class HubSpotError(Exception):
 class PropertyValueError(Exception):
     """One invalid property value, in the terms of HubSpot's `Property values were not valid`.
 
-    Codes seen in real answers (hubspot-api.md §1.9): PROPERTY_DOESNT_EXIST, READ_ONLY_VALUE,
+    Codes seen in real answers (docs/hubspot.md §1.9): PROPERTY_DOESNT_EXIST, READ_ONLY_VALUE,
     INVALID_EMAIL, INVALID_OPTION, INVALID_INTEGER, INVALID_DATE, INVALID_DATETIME,
     INVALID_BOOLEAN.
     """

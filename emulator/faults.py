@@ -1,6 +1,6 @@
 """Fault injection: latency, and sequences or rates of errors, drops and stalls.
 
-HubSpot's error-handling page lists what a client must survive (hubspot-api.md §1.9, §9 "Fault
+HubSpot's error-handling page lists what a client must survive (docs/hubspot.md §1.9, §9 "Fault
 injection"): 429, 423 (locked, wait at least 2 s), 477 (migration, with `Retry-After`), 502, 503,
 504 and 521-524, plus the network's own failures. A test programs them per path; the settings
 add rates for the whole server (the demo and benchmarks).

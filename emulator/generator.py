@@ -2,7 +2,7 @@
 
 The same seed and counts give the same data, values and ids included (timestamps are laid out
 relative to a fixed point, never after the host clock: Airbyte drops records "modified in the
-future", hubspot-api.md §11.3). It writes straight into the store's tables, skipping validation,
+future", docs/hubspot.md §11.3). It writes straight into the store's tables, skipping validation,
 which is what lets a million contacts load in seconds; values are drawn from the properties'
 own option lists so that they would pass validation.
 """

@@ -1,4 +1,4 @@
-"""OAuth endpoints: v1, v3 and the date-versioned 2026-03 forms (hubspot-api.md §3).
+"""OAuth endpoints: v1, v3 and the date-versioned 2026-03 forms (docs/hubspot.md §3).
 
 These need no bearer token. Token requests are form-encoded; errors carry both the RFC 6749
 fields and HubSpot's legacy ones.

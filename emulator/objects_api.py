@@ -1,6 +1,6 @@
 """`/crm/v3/objects/{type}`: list, get, create, update, archive, batches and search.
 
-Endpoints and status codes from hubspot-api.md §1.1, shapes from §1.2, behaviour from §1.3-§1.7.
+Endpoints and status codes from docs/hubspot.md §1.1, shapes from §1.2, behaviour from §1.3-§1.7.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ __all__ = ["COMPANIES", "CONTACTS", "OBJECT_TYPES", "ObjectType", "resolve_objec
 class ObjectType:
     """What differs between contacts and companies on the wire.
 
-    Sources: hubspot-api.md §0.3 (last-modified names), §1.4 (default properties and id
+    Sources: docs/hubspot.md §0.3 (last-modified names), §1.4 (default properties and id
     properties), §1.7 (`query` searchable properties), §0.5 (aliases).
     """
 
@@ -81,7 +81,7 @@ for _t in OBJECT_TYPES:
 
 
 def resolve_object_type(name: str) -> ObjectType | None:
-    """Resolve `contacts|contact|0-1` and `companies|company|0-2` (hubspot-api.md §0.5).
+    """Resolve `contacts|contact|0-1` and `companies|company|0-2` (docs/hubspot.md §0.5).
 
     Case-insensitive; None for any other type, which the routes answer with 403 (§11.1).
     """

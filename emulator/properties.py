@@ -1,6 +1,6 @@
 """Property definitions, and the validation of values written to objects against them.
 
-Shapes and rules from hubspot-api.md §2 (Properties API) and §1.8 (values travel as strings:
+Shapes and rules from docs/hubspot.md §2 (Properties API) and §1.8 (values travel as strings:
 booleans `"true"`, numbers `"17"`, multi-checkbox `"a;b"`, dates `YYYY-MM-DD`, datetimes ISO UTC
 with milliseconds). The definitions below are a realistic subset of HubSpot's own.
 """
@@ -19,7 +19,7 @@ from emulator.values import format_date, format_datetime_ms, parse_date_ms, pars
 
 __all__ = ["Option", "Property", "PropertyRegistry", "default_registries"]
 
-# type -> allowed fieldType (hubspot-api.md §2 table; `phone_number` from PropertyCreate's enum).
+# type -> allowed fieldType (docs/hubspot.md §2 table; `phone_number` from PropertyCreate's enum).
 FIELD_TYPES: dict[str, frozenset[str]] = {
     "bool": frozenset({"booleancheckbox", "calculation_equation"}),
     "enumeration": frozenset(
@@ -91,7 +91,7 @@ class Property:
 
     @property
     def multi_valued(self) -> bool:
-        """Multi-checkbox enumerations hold `a;b` (hubspot-api.md §1.8)."""
+        """Multi-checkbox enumerations hold `a;b` (docs/hubspot.md §1.8)."""
         return self.type == "enumeration" and self.field_type == "checkbox"
 
     def to_json(self, *, omit_zero_ms: bool = False) -> dict[str, Any]:
@@ -127,7 +127,7 @@ class Property:
     def normalize(self, raw: object, current: str | None) -> str | None:
         """Validate one written value and return it as stored; None clears it.
 
-        An empty string clears the value (hubspot-api.md §1.5). Raises PropertyValueError with
+        An empty string clears the value (docs/hubspot.md §1.5). Raises PropertyValueError with
         HubSpot's error code otherwise.
         """
         if raw is None or raw == "":
@@ -185,7 +185,7 @@ class Property:
         return stripped
 
     def _enumeration(self, text: str, current: str | None) -> str:
-        # Enumerations compare case-sensitively (hubspot-api.md §1.7); a leading `;` appends to
+        # Enumerations compare case-sensitively (docs/hubspot.md §1.7); a leading `;` appends to
         # a multi-checkbox value (§1.5).
         if self.multi_valued:
             append = text.startswith(";")
@@ -233,7 +233,7 @@ class PropertyRegistry:
         return [p for p in self._by_name.values() if p.archived == archived]
 
     def unique_names(self) -> frozenset[str]:
-        """Names usable as `idProperty`, besides `hs_object_id` (hubspot-api.md §1.4)."""
+        """Names usable as `idProperty`, besides `hs_object_id` (docs/hubspot.md §1.4)."""
         if self._unique is None:
             custom = {p.name for p in self.all() if p.has_unique_value and not p.hubspot_defined}
             self._unique = frozenset({self.object_type.id_property, *custom})
@@ -540,7 +540,7 @@ def default_registries(custom_string_properties: int = 0) -> dict[str, PropertyR
     """Fresh registries for contacts and companies, keyed by the plural type name.
 
     `custom_string_properties` adds that many custom text properties to each type, so that a
-    benchmark can state and vary the property count (hubspot-api.md §11.8).
+    benchmark can state and vary the property count (docs/hubspot.md §11.8).
     """
     registries: dict[str, PropertyRegistry] = {}
     for object_type, builder in ((CONTACTS, _contact_properties), (COMPANIES, _company_properties)):

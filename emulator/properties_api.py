@@ -1,6 +1,6 @@
 """`/crm/v3/properties/{type}`, and the legacy and schema routes peers probe (§2, §9).
 
-Section numbers refer to hubspot-api.md.
+Section numbers refer to docs/hubspot.md.
 """
 
 from __future__ import annotations

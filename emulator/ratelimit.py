@@ -1,6 +1,6 @@
 """HubSpot's rate limits: a rolling window per app, a per-second search limit, a daily budget.
 
-Numbers, headers and 429 bodies from hubspot-api.md §4 and §1.7:
+Numbers, headers and 429 bodies from docs/hubspot.md §4 and §1.7:
 - every call but search counts against the app's rolling 10-second window (search is exempt,
   `x-hubspot-rate-limit-exemptions: ["ten-secondly"]`) and carries `X-HubSpot-RateLimit-Max`,
   `-Remaining` and `-Interval-Milliseconds`; calls made with a private-app token also carry

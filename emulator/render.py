@@ -1,4 +1,4 @@
-"""CRM objects as HubSpot writes them (hubspot-api.md §0.1-§0.3, §1.2, §1.4, §5.1).
+"""CRM objects as HubSpot writes them (docs/hubspot.md §0.1-§0.3, §1.2, §1.4, §5.1).
 
 `{id, properties, createdAt, updatedAt, archived}` with every value a string, `hs_object_id`
 equal to `id`, `createdate` and the last-modified property mirroring `createdAt`/`updatedAt`.

@@ -1,6 +1,6 @@
 """CRM search: the request shapes clients send, compiled once per request into predicates.
 
-Semantics from hubspot-api.md §1.7 and the checklist in §9: filters in a group are AND-ed and
+Semantics from docs/hubspot.md §1.7 and the checklist in §9: filters in a group are AND-ed and
 groups OR-ed; a top-level `filters` list is one more AND group (Airbyte sends only that);
 string values compare case-insensitively, enumerations case-sensitively; `IN` on strings wants
 lowercase values; `CONTAINS_TOKEN` takes `*` wildcards; one sort; creation order by default;
@@ -96,7 +96,7 @@ class SearchLimits:
 
 
 def parse_search_request(body: object, limits: SearchLimits) -> SearchRequest:
-    """Validate a search body in every shape real clients send (hubspot-api.md §0.6)."""
+    """Validate a search body in every shape real clients send (docs/hubspot.md §0.6)."""
     if not isinstance(body, dict):
         raise bad_request("Search request body must be a JSON object")
     groups: list[tuple[Filter, ...]] = []

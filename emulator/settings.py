@@ -1,6 +1,6 @@
 """One typed settings object for the emulator; defaults carry their units in their names.
 
-Every behaviour that hubspot-api.md §10 leaves unverified is a setting here, so a test can pin
+Every behaviour that docs/hubspot.md §10 leaves unverified is a setting here, so a test can pin
 either reading, and the default is the one the reference leans to.
 """
 
@@ -32,12 +32,12 @@ class EmulatorSettings(BaseModel):
     tls: bool = False
     tls_cert_file: Path | None = None  # with tls and no files: a generated self-signed pair
     tls_key_file: Path | None = None
-    # Peers send ~27 KB query strings (hubspot-api.md §0.10, §11.6); aiohttp's default is 8190.
+    # Peers send ~27 KB query strings (docs/hubspot.md §0.10, §11.6); aiohttp's default is 8190.
     max_request_line_bytes: int = 1 << 20
     max_header_bytes: int = 1 << 20
     max_body_bytes: int = 64 << 20
 
-    # OAuth and private apps (hubspot-api.md §3)
+    # OAuth and private apps (docs/hubspot.md §3)
     client_id: str | None = None  # generated when None
     client_secret: str | None = None  # generated when None
     refresh_token: str | None = None  # generated when None
@@ -59,7 +59,7 @@ class EmulatorSettings(BaseModel):
         "crm.schemas.companies.read",
     )
 
-    # Rate limits (hubspot-api.md §4): per app per rolling window, search per account per second,
+    # Rate limits (docs/hubspot.md §4): per app per rolling window, search per account per second,
     # and a daily budget per account.
     rate_limits_enabled: bool = True
     ten_second_limit: int = Field(default=100, ge=1)
@@ -68,7 +68,7 @@ class EmulatorSettings(BaseModel):
     daily_limit: int = Field(default=250_000, ge=1)
     retry_after_on_429: bool = False  # undocumented for CRM 429s (§4), so off by default
 
-    # Search (hubspot-api.md §1.7)
+    # Search (docs/hubspot.md §1.7)
     indexing_delay_s: float = Field(default=0.0, ge=0)
     max_filter_groups: int = Field(default=5, ge=1)
     max_filters_per_group: int = Field(default=6, ge=1)
@@ -78,7 +78,7 @@ class EmulatorSettings(BaseModel):
     search_result_cap: int = 10_000
     search_query_max_chars: int = 3000
 
-    # Lists and batches (hubspot-api.md §1.3, §1.6)
+    # Lists and batches (docs/hubspot.md §1.3, §1.6)
     list_default_limit: int = 10
     list_max_limit: int = 100
     list_history_max_limit: int = 50
@@ -87,7 +87,7 @@ class EmulatorSettings(BaseModel):
     association_batch_max_inputs: int = 1000
     association_page_default_limit: int = 500
 
-    # Other unverified points (hubspot-api.md §10)
+    # Other unverified points (docs/hubspot.md §10)
     archive_unknown_id_status: Literal[204, 404] = 204
     email_update_conflict: bool = True  # changing an email onto another contact's gives 409
     unique_company_domain: bool = False  # duplicate company domains are allowed by default

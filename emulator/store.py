@@ -2,7 +2,7 @@
 
 Records are kept in id order, which is creation order, so a list page is a bisect and a slice
 (O(page), not O(n)) and search walks them in HubSpot's default order ("in order of object
-creation", hubspot-api.md §1.7). Server-kept values (`hs_object_id`, `createdate`, the
+creation", docs/hubspot.md §1.7). Server-kept values (`hs_object_id`, `createdate`, the
 last-modified property) live in fields, not in the property dict, to keep a million contacts
 small (the goal is under 2 GiB).
 """

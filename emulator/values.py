@@ -1,4 +1,4 @@
-"""Time and value formats exactly as HubSpot writes them (hubspot-api.md §0.2, §1.8)."""
+"""Time and value formats exactly as HubSpot writes them (docs/hubspot.md §0.2, §1.8)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Clock:
     """Wall time for values, and a shiftable monotonic time for expiry and rate windows.
 
     Records are stamped with the host's wall clock and never ahead of it, because Airbyte
-    silently drops records "modified in the future" (hubspot-api.md §11.3). Token expiry, rate
+    silently drops records "modified in the future" (docs/hubspot.md §11.3). Token expiry, rate
     windows and the indexing delay run on `monotonic()`, which tests may move forward with
     `advance()` instead of sleeping.
     """
@@ -56,7 +56,7 @@ class Clock:
 def format_datetime_ms(epoch_ms: int, *, omit_zero_ms: bool = False) -> str:
     """Format epoch milliseconds as HubSpot does: `2024-01-17T19:55:04.281Z`.
 
-    Whether HubSpot drops a `.000` fraction is unverified (hubspot-api.md §1.8, §10), hence the
+    Whether HubSpot drops a `.000` fraction is unverified (docs/hubspot.md §1.8, §10), hence the
     `omit_zero_ms` switch.
     """
     seconds, millis = divmod(epoch_ms, 1000)
@@ -74,7 +74,7 @@ def format_date(epoch_ms: int) -> str:
 def parse_datetime_ms(value: object) -> int | None:
     """Read a datetime input as epoch ms: epoch-ms string or number, or ISO-8601 text.
 
-    HubSpot accepts both on writes and in search filters (hubspot-api.md §0.2, §1.7, §1.8).
+    HubSpot accepts both on writes and in search filters (docs/hubspot.md §0.2, §1.7, §1.8).
     Returns None when the value is neither.
     """
     if isinstance(value, bool):
@@ -99,7 +99,7 @@ def parse_datetime_ms(value: object) -> int | None:
 
 
 def parse_date_ms(value: object) -> int | None:
-    """Read a `date` input: `YYYY-MM-DD` or epoch ms at UTC midnight (hubspot-api.md §1.8).
+    """Read a `date` input: `YYYY-MM-DD` or epoch ms at UTC midnight (docs/hubspot.md §1.8).
 
     Returns None for anything else, including an epoch that is not at midnight.
     """

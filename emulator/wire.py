@@ -1,4 +1,4 @@
-"""Reading requests and writing responses as HubSpot's edge does (hubspot-api.md §0.1, §0.4)."""
+"""Reading requests and writing responses as HubSpot's edge does (docs/hubspot.md §0.1, §0.4)."""
 
 from __future__ import annotations
 

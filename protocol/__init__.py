@@ -2,7 +2,7 @@
 
 Nothing in this package imports asyncio, websockets, aiohttp or socket
 (`tests/protocol/test_purity.py` holds it to that): the server and the client feed it text and
-act on what it returns, as websockets and h11 keep their protocols (style-and-hardening.md §A1).
+act on what it returns, as websockets and h11 keep their protocols (docs/hardening.md §A1).
 """
 
 from protocol.codec import decode, encode, error_frame, exception_from

@@ -2,7 +2,7 @@
 
 An operation names its connector by `ConnectorKey` and its configuration either by reference (a
 named configuration the server loaded from `conf/provisioner.openicf-<name>.json`) or inline, as
-IDM's provisioner file holds it (openicf-rcs.md §3.2). The defaults are ICF's
+IDM's provisioner file holds it (docs/openicf.md §3.2). The defaults are ICF's
 (`ObjectPoolConfiguration`, `ResultsHandlerConfiguration`, `APIOperation.NO_TIMEOUT`).
 """
 

@@ -1,7 +1,7 @@
 """Exceptions, named as ICF names them, so IDM's error mapping works unchanged.
 
 On the wire an error is `{exceptionClass, message, cause}` where `exceptionClass` is the Java
-class name IDM maps to an HTTP status (openicf-rcs.md §1.8, §3.4). Each Python class here carries
+class name IDM maps to an HTTP status (docs/openicf.md §1.8, §3.4). Each Python class here carries
 that name in `icf_class`. The tree, grouped by what the caller should do::
 
     ConnectorException                       ConnectorException (500)

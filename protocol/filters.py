@@ -1,6 +1,6 @@
 """Filters as a JSON tree, and their exact evaluation against a `ConnectorObject`.
 
-The node kinds are ICF's (`common/objects/filter`, openicf-rcs.md §5): `and`, `or`, `not`,
+The node kinds are ICF's (`common/objects/filter`, docs/openicf.md §5): `and`, `or`, `not`,
 `equals`, `contains`, `startsWith`, `endsWith`, `greaterThan`, `greaterThanOrEqual`,
 `lessThan`, `lessThanOrEqual`, `containsAllValues` and `presence`. Each node names its kind in
 `type`:

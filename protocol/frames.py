@@ -2,7 +2,7 @@
 
 A frame is one JSON text message on the WebSocket: `{"messageId": N, "request": {...}}` or
 `{"messageId": N, "response": {...}}`, after OpenICF's `RemoteMessage{messageId, request |
-response}` (openicf-rcs.md §1.2). A request body holds exactly one of `handshake`, `control`,
+response}` (docs/openicf.md §1.2). A request body holds exactly one of `handshake`, `control`,
 `operation`, `cancel`; a response body exactly one of those or `error`. An operation holds its
 connector key, its configuration, an optional locale and exactly one operation, named by its key
 (`test`, `search`, `update`, ...). `docs/protocol.md` shows each with an example.
@@ -67,7 +67,7 @@ class _OneOf(_Model):
 
 
 class Handshake(_Model):
-    """The first frame on a socket, both ways (`HandshakeMessage`, openicf-rcs.md §1.3)."""
+    """The first frame on a socket, both ways (`HandshakeMessage`, docs/openicf.md §1.3)."""
 
     sessionId: str = Field(min_length=1, max_length=200)
     protocolVersion: str = PROTOCOL_VERSION

@@ -1,6 +1,6 @@
 """What a server tells its peer about the connectors it hosts (`CONNECTOR_INFO`).
 
-Modelled on OpenICF's `ConnectorInfo` and its default `APIConfiguration` (openicf-rcs.md §1.5):
+Modelled on OpenICF's `ConnectorInfo` and its default `APIConfiguration` (docs/openicf.md §1.5):
 the key, a display name, the configuration properties with their metadata, and what the
 connector supports. Default values of confidential properties are never sent.
 """

@@ -1,7 +1,7 @@
 """The schema a connector reports: object classes and their attributes, with ICF's flags.
 
 Modelled on `Schema{ObjectClassInfo{type, isContainer, AttributeInfo{name, type, flags}}}`
-(openicf-rcs.md §5); IDM turns it into `objectTypes` (MULTIVALUED becomes `type: array`).
+(docs/openicf.md §5); IDM turns it into `objectTypes` (MULTIVALUED becomes `type: array`).
 """
 
 from __future__ import annotations

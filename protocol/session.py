@@ -8,7 +8,7 @@ Rules (after h11's `_state.py`):
    they receive and send, and act on what it returns.
 
 Theory of operation. A socket starts in `AWAITING_HANDSHAKE`. The WebSocket client sends the
-handshake under messageId 0 and the server answers it under the same id (openicf-rcs.md §1.3);
+handshake under messageId 0 and the server answers it under the same id (docs/openicf.md §1.3);
 both sides are then `OPEN`. A request before the handshake is refused ("Connection received
 request before handshake"), but the socket stays usable: a peer's mistake costs it one answer,
 not its connection. In `OPEN`, the requester picks each request's messageId (1 and up, unique

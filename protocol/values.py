@@ -1,6 +1,6 @@
 """The typed value model: what a connector object, its attributes and a search result look like.
 
-Shapes follow OpenICF's `CommonObjectMessages.proto` and ICF's object model (openicf-rcs.md §1.4,
+Shapes follow OpenICF's `CommonObjectMessages.proto` and ICF's object model (docs/openicf.md §1.4,
 §5), written as plain JSON: an attribute is a name and a list of values, as in ICF, so a
 multi-valued attribute and a cleared one (`[]`) are never ambiguous.
 """
@@ -32,7 +32,7 @@ class GuardedString:
     """A secret value that never shows itself.
 
     ICF's GuardedString keeps a secret encrypted in memory and hands it out only through an
-    accessor (openicf-rcs.md §1.12). Python cannot wipe memory, so this class guards the other
+    accessor (docs/openicf.md §1.12). Python cannot wipe memory, so this class guards the other
     leak paths: `repr`, `str`, f-strings, logging and error texts all show `***`, and the value
     comes out only through `reveal()`, at the moment of use. On the wire it is the explicit
     object `{"$guarded": "..."}`, so a peer can tell a secret from a plain string.
@@ -193,7 +193,7 @@ class SortKey(_Model):
 
 
 class OperationOptions(_Model):
-    """The operation options IDM sends (OpenICF `OperationOptions`, openicf-rcs.md §5).
+    """The operation options IDM sends (OpenICF `OperationOptions`, docs/openicf.md §5).
 
     `pagedResultsOffset` counts from 1 as in ICF; absent or below 1 means the page after the
     cookie.

@@ -1,8 +1,8 @@
 """The connector server: one object owning settings, connectors, configurations, pools, sockets.
 
 `ConnectorServer` listens with websockets' asyncio server on `settings.path` (default
-`/openicf`, port 8759 as the Java RCS, openicf-rcs.md §1.1, §2.1), hardened as
-style-and-hardening.md §B1 advises: browser origins refused (`origins=[None]`), compression off,
+`/openicf`, port 8759 as the Java RCS, docs/openicf.md §1.1, §2.1), hardened as
+docs/hardening.md §B1 advises: browser origins refused (`origins=[None]`), compression off,
 a maximum frame size, a maximum number of connections (503 beyond), a cap on operations in
 flight per connection, ping/pong keepalive, no version in the `Server` header. TLS, and mutual
 TLS, come from `ServerSettings.tls_*` (§B2). Health and metrics (`/livez`, `/readyz`,
@@ -193,7 +193,7 @@ class ConnectorServer:
     async def drain(self, timeout_s: float | None = None) -> None:
         """Stop taking work, let running operations finish, then close (SIGTERM, §B5).
 
-        The sequence of style-and-hardening.md §B5: `/readyz` answers 503 at once (so a load
+        The sequence of docs/hardening.md §B5: `/readyz` answers 503 at once (so a load
         balancer stops sending), new connections get 503 and new operations an error; running
         operations get `drain_timeout_s` to finish (`hurry()` ends the wait early); those
         still running are stopped and answered with an error frame; then every socket closes
@@ -500,7 +500,7 @@ AES instructions). TLS 1.3 suites are all of that kind and are not affected by t
 
 
 def _ssl_context(settings: ServerSettings) -> ssl.SSLContext | None:
-    """TLS as hypercorn builds it (style-and-hardening.md §A5, §B2): TLS 1.2 at least, modern
+    """TLS as hypercorn builds it (docs/hardening.md §A5, §B2): TLS 1.2 at least, modern
     ciphers, no TLS compression (CRIME). With a client CA, mutual TLS.
 
     Mutual TLS asks every client for a certificate and refuses a presented one that the CA did

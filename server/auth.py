@@ -1,10 +1,10 @@
 """Peer authentication on the WebSocket upgrade, before any frame is read.
 
 What IDM sends is HTTP Basic with the shared key as password and the username ignored
-(`anonymous`, openicf-rcs.md §1.1); other clients may send `Authorization: Bearer <key>`. No
+(`anonymous`, docs/openicf.md §1.1); other clients may send `Authorization: Bearer <key>`. No
 credentials: 401 with the Java RCS's `WWW-Authenticate` realm. A wrong key: 403. The key is
 checked against the stored hash only (`server.keyhash`, constant time), and failures from one
-address are answered ever more slowly (style-and-hardening.md §B2: rate-limit failed auth per
+address are answered ever more slowly (docs/hardening.md §B2: rate-limit failed auth per
 source IP).
 """
 

@@ -1,6 +1,6 @@
 """One WebSocket connection: a reader that never waits on an operation, and a task per operation.
 
-The lessons of openicf-rcs.md §1.11 (OpenICF #107-#110, #112/#114): frames are decoded in
+The lessons of docs/openicf.md §1.11 (OpenICF #107-#110, #112/#114): frames are decoded in
 arrival order by one reader, each operation runs as its own task, and a cancel is handled on the
 reader's path, so it acts at any time: while the operation waits for a pooled instance, while it
 runs, while its results stream. The reader never awaits a send either: its own answers
@@ -9,7 +9,7 @@ its bytes before its first await (websockets `send_context`).
 
 A bad frame costs one error frame, never the connection (docs/protocol.md "Errors"); so does a
 frame beyond the connection's rate (`max_frames_per_second`, a token bucket: the per-connection
-message rate limit style-and-hardening.md §B1 advises, which websockets does not provide).
+message rate limit docs/hardening.md §B1 advises, which websockets does not provide).
 """
 
 from __future__ import annotations

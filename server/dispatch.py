@@ -1,6 +1,6 @@
 """Running one operation on a connector instance, and streaming its answer.
 
-Each operation kind maps to the SPI operation that implements it (openicf-rcs.md §1.4); a
+Each operation kind maps to the SPI operation that implements it (docs/openicf.md §1.4); a
 connector that lacks it answers `java.lang.UnsupportedOperationException`, as the Java framework
 does. Two rules from the lead's design: `get` on a connector without `GetOp` is a search for
 `__UID__`, and ADD/REMOVE updates need `UpdateAttributeValuesOp`.

@@ -1,8 +1,8 @@
 """The stored hash of the server's shared key, and the check of a key a peer presents.
 
 The Java RCS stores `connectorserver.key` as Base64(SHA-1(UTF-16BE(key))), unsalted
-(openicf-rcs.md §1.1); a leaked properties file then gives the key away to a dictionary attack,
-and the Java check (`String.equals`) is not constant time (style-and-hardening.md §B2). We store a
+(docs/openicf.md §1.1); a leaked properties file then gives the key away to a dictionary attack,
+and the Java check (`String.equals`) is not constant time (docs/hardening.md §B2). We store a
 salted scrypt hash instead, in one self-describing string:
 
     scrypt$<log2 N>$<r>$<p>$<b64 salt>$<b64 hash>
@@ -174,7 +174,7 @@ def _scrypt(key: str, salt: bytes, log2_n: int, r: int, p: int, dklen: int) -> b
 
 def _java_sha1(key: str) -> bytes:
     # SecurityUtil.computeBase64SHA1Hash: each Java char as two big-endian bytes (UTF-16BE, a
-    # character outside the BMP as its surrogate pair), then SHA-1 (openicf-rcs.md §1.1).
+    # character outside the BMP as its surrogate pair), then SHA-1 (docs/openicf.md §1.1).
     return hashlib.sha1(key.encode("utf-16-be", "surrogatepass"), usedforsecurity=False).digest()
 
 

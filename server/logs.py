@@ -1,6 +1,6 @@
 """structlog, configured once: JSON lines on stdout, context bound per connection and operation.
 
-Practice from structlog's docs (style-and-hardening.md §A4, §A6.11): `merge_contextvars` first,
+Practice from structlog's docs (docs/hardening.md §A4, §A6.11): `merge_contextvars` first,
 so `conn_id` and `request_id` survive every `await`; one canonical line per operation; and a
 redaction processor as a safety net, because OWASP's rule is that keys, tokens and frame payloads
 never reach a log (§B2). Code must not log them in the first place; the net catches mistakes.

@@ -1,6 +1,6 @@
 """Pools of connector instances, one per configuration, with ICF's `poolConfigOption` rules.
 
-ICF's `ObjectPoolConfiguration` (openicf-rcs.md §3.2): at most `maxObjects` instances exist at
+ICF's `ObjectPoolConfiguration` (docs/openicf.md §3.2): at most `maxObjects` instances exist at
 once; a borrower waits up to `maxWait` ms for one (0: forever), then gets a clear error; at most
 `maxIdle` wait idle; an instance idle longer than `minEvictableIdleTimeMillis` is disposed (0:
 never), but `minIdle` are kept warm. A pooled instance passes `check_alive()` before it is lent

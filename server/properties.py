@@ -1,6 +1,6 @@
 r"""Java `.properties` files: read as java.util.Properties does, update keys in place.
 
-`ConnectorServer.properties` is the file RCS operators know (openicf-rcs.md §2.1); they edit it by
+`ConnectorServer.properties` is the file RCS operators know (docs/openicf.md §2.1); they edit it by
 hand, comment it, and expect a tool that changes `connectorserver.key` to leave every other line
 alone. So updates do not re-serialize a parsed dictionary (that is what `Properties.store` does, and
 it drops comments and order): they replace the text of one value where it stands.

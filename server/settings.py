@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PORT = 8759
-"""The Java RCS's port (openicf-rcs.md §2.1)."""
+"""The Java RCS's port (docs/openicf.md §2.1)."""
 
 
 class ServerSettings(BaseModel):

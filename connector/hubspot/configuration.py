@@ -1,6 +1,6 @@
 """The HubSpot connector's configuration: the Java connector's ten properties, and a few more.
 
-The first ten are the Java connector's (openicf-rcs.md §6), with its types and defaults, so an
+The first ten are the Java connector's (docs/openicf.md §6), with its types and defaults, so an
 IDM provisioner file written for it works unchanged, strings included (`"10"`, `"true"`). The
 rest are what a deployment needs that the Java connector kept to itself: where HubSpot is
 (`apiBaseUrl`, which is also how tests and the demo reach the emulator), how long a request may

@@ -1,6 +1,6 @@
 """The HubSpot connector: contacts, companies and their property definitions, for IDM.
 
-It answers to the Java connector's key (openicf-rcs.md §6), so IDM's provisioner files and their
+It answers to the Java connector's key (docs/openicf.md §6), so IDM's provisioner files and their
 `connectorRef` resolve unchanged. Modules:
 - configuration.py: the configuration properties;
 - http.py, ratelimit.py, tls.py, errors.py: calling HubSpot (OAuth, limits, retries, TLS, and
@@ -475,7 +475,7 @@ class HubspotConnector(
             self.http.forget_schema()
             return
         crm, catalog, _ = await self._crm(object_class)
-        # HubSpot may answer 204 to an unknown id (hubspot-api.md §1.5), so look first.
+        # HubSpot may answer 204 to an unknown id (docs/hubspot.md §1.5), so look first.
         current = await self._read_for_update(crm, catalog, uid, [])
         self._check_revision(uid, current)
         answer = await self.http.request(

@@ -1,7 +1,7 @@
 """HubSpot's answers as ICF exceptions: one function per kind of failure, pinned by table tests.
 
-`error_for` maps an HTTP status (and HubSpot's structured error body, hubspot-api.md §1.9) to
-the exception IDM expects (openicf-rcs.md §3.4); `transport_error` does the same for failures
+`error_for` maps an HTTP status (and HubSpot's structured error body, docs/hubspot.md §1.9) to
+the exception IDM expects (docs/openicf.md §3.4); `transport_error` does the same for failures
 that never got an answer. Texts name what happened in HubSpot's own words (its `category`,
 `message` and `propertyName`, which carry no secrets) and never include a response body, a
 token or a query string.
@@ -29,7 +29,7 @@ from protocol.errors import (
 )
 
 RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 522, 523, 524})
-"""Statuses HubSpot asks clients to retry after a pause (hubspot-api.md §1.9, §4)."""
+"""Statuses HubSpot asks clients to retry after a pause (docs/hubspot.md §1.9, §4)."""
 
 REFUSED_STATUSES = frozenset({423, 429, 477})
 """Retryable statuses that prove the request was not carried out: a create may be resent."""
@@ -39,7 +39,7 @@ _MAX_MESSAGE = 300
 
 @dataclass(frozen=True)
 class HubspotErrorBody:
-    """The fields of an error body that are safe to repeat (hubspot-api.md §1.9, §4)."""
+    """The fields of an error body that are safe to repeat (docs/hubspot.md §1.9, §4)."""
 
     category: str | None = None
     message: str | None = None

@@ -6,7 +6,7 @@ access token and the same rate limiter. `request()` is the one way out:
 
 1. wait for the rate limiter (ratelimit.py);
 2. send with the current access token;
-3. a 401 while holding a token refreshes it once and resends (hubspot-api.md §3.1: tokens live
+3. a 401 while holding a token refreshes it once and resends (docs/hubspot.md §3.1: tokens live
    30 minutes, and "expired" is a 401 EXPIRED_AUTHENTICATION);
 4. 429, 423, 477 and 5xx are retried after the wait HubSpot asks for (its `Retry-After`, or
    the window its `policyName` names), with jitter, at most `maxRetries` times; so are
@@ -54,7 +54,7 @@ log = structlog.get_logger("connector.hubspot")
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
 
 TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a path, not a secret
-"""v1 (`/oauth/v1/token`) is sunset on 2027-02-16; v3 takes the same form (hubspot-api.md §3.2)."""
+"""v1 (`/oauth/v1/token`) is sunset on 2027-02-16; v3 takes the same form (docs/hubspot.md §3.2)."""
 
 _MAX_WAIT_S = 60.0
 _REFRESH_MARGIN_S = 300.0
@@ -182,7 +182,7 @@ class AccessTokens:
 
 
 def _token_error(status: int, body: object) -> ConnectorException:
-    """HubSpot refused the refresh (hubspot-api.md §3.1): say which credential and what to do."""
+    """HubSpot refused the refresh (docs/hubspot.md §3.1): say which credential and what to do."""
     fields = body if isinstance(body, Mapping) else {}
     code = str(fields.get("status") or fields.get("error") or "")
     if status in (400, 401) and code.upper() in ("BAD_CLIENT_ID", "BAD_CLIENT_SECRET"):
@@ -375,7 +375,7 @@ class HubspotHttp(SharedResources):
         *,
         search: bool,
     ) -> float | None:
-        """How long to wait before resending after a retryable status (hubspot-api.md §1.9, §4);
+        """How long to wait before resending after a retryable status (docs/hubspot.md §1.9, §4);
         None when resending cannot help."""
         retry_after = _retry_after(headers)
         if status == 429:

@@ -19,7 +19,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 LIMITER_WAIT_BUCKETS_S: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-"""The ten-second window can hold a call for up to ten seconds (hubspot-api.md §4)."""
+"""The ten-second window can hold a call for up to ten seconds (docs/hubspot.md §4)."""
 NO_ANSWER: Final = "none"
 """The `status` of a call that got no HTTP answer (a timeout, a dropped connection)."""
 

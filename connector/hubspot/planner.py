@@ -5,7 +5,7 @@ always exact (`protocol.filters.evaluate`, case-sensitive as ICF's reference sem
 Choices, cheapest first:
 - equals on `__UID__` (in every branch of an OR) -> read by id, or batch read by 100;
 - equals on `__NAME__` of a contact (the email), likewise -> read or batch read with
-  `idProperty=email` (hubspot-api.md §1.4);
+  `idProperty=email` (docs/hubspot.md §1.4);
 - no filter -> the list endpoint, 100 per page, which has no 10,000 cap (§1.3);
 - otherwise -> the search endpoint (§1.7): the filter in disjunctive normal form, one filter
   group per AND branch (at most 5 groups, 18 filters, 6 per group with one slot kept for the

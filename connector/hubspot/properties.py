@@ -1,6 +1,6 @@
 """`contactProperties` / `companyProperties`: HubSpot property definitions as ICF objects.
 
-A definition (hubspot-api.md §2) becomes an object whose `__UID__` and `__NAME__` are its
+A definition (docs/hubspot.md §2) becomes an object whose `__UID__` and `__NAME__` are its
 `name` and whose revision is its `updatedAt`; `modificationMetadata` flattens into
 `readOnlyValue`, `readOnlyDefinition` and `archivable`. Enumeration `options` are a
 multi-valued attribute of JSON texts (`{"label": ..., "value": ..., ...}`), since ICF values are
@@ -92,7 +92,7 @@ def _option(value: AttributeValue, index: int) -> dict[str, Any]:
 
 
 def definition_body(attributes: Attributes, *, creating: bool) -> dict[str, Any]:
-    """A PropertyCreate / PropertyUpdate body from the attributes (hubspot-api.md §2)."""
+    """A PropertyCreate / PropertyUpdate body from the attributes (docs/hubspot.md §2)."""
     body: dict[str, Any] = {}
     for attribute, values in attributes.items():
         if attribute in (NAME, UID):

@@ -1,6 +1,6 @@
 """Client-side rate limiting, shared by every pooled instance of one configuration.
 
-Three limits apply to each call, in this order (hubspot-api.md §4, §1.7):
+Three limits apply to each call, in this order (docs/hubspot.md §4, §1.7):
 - `permitsPerSecond`, a token bucket like the Guava `RateLimiter` the Java connector is named
   after: permits refill at that rate and up to one second of them can be stored;
 - CRM search's own limit (5 calls per second per account, no rate-limit headers), a sliding
@@ -154,7 +154,7 @@ class RateLimiter:
         """Wait until a call may go out; `waited(limit, seconds)` hears of each wait (metrics)."""
         held = {"permits": await self.bucket.acquire()}
         if search:
-            # Search is exempt from the ten-secondly window (hubspot-api.md §1.7).
+            # Search is exempt from the ten-secondly window (docs/hubspot.md §1.7).
             held["search"] = await self.search.acquire()
         else:
             held["window"] = await self.window.acquire()
@@ -178,7 +178,7 @@ class RateLimiter:
         """A 429: pause the window it names and return how long this caller should wait;
         0 when nothing says how long (the caller backs off exponentially)."""
         if policy == "SECONDLY" or (policy is None and search):
-            # The search limit is per second (hubspot-api.md §1.7; the SDKs wait 1 s).
+            # The search limit is per second (docs/hubspot.md §1.7; the SDKs wait 1 s).
             wait = retry_after_s if retry_after_s is not None else 1.0
             self.search.pause(wait)
             return wait

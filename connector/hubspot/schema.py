@@ -2,11 +2,11 @@
 
 `contact` and `company` are CRM objects: `__UID__` is HubSpot's id, `__NAME__` is the email
 (contact) or the name (company), every other attribute is a HubSpot property under its own name,
-and `Uid.revision` is the last-modified time (hubspot-api.md §1.8: `lastmodifieddate` for
+and `Uid.revision` is the last-modified time (docs/hubspot.md §1.8: `lastmodifieddate` for
 contacts, `hs_lastmodifieddate` for companies).
 
 `contactProperties` and `companyProperties` hold the property definitions themselves
-(hubspot-api.md §2): their `__UID__` and `__NAME__` are the property's `name`.
+(docs/hubspot.md §2): their `__UID__` and `__NAME__` are the property's `name`.
 
 The schema comes from a built-in catalogue of HubSpot's standard properties, or, with
 `readSchema`, from the properties API: read-only values become NOT_CREATABLE and
@@ -79,7 +79,7 @@ class PropertyDef:
 
     @property
     def multi_valued(self) -> bool:
-        """Multi-checkbox enumerations hold `a;b` (hubspot-api.md §1.8)."""
+        """Multi-checkbox enumerations hold `a;b` (docs/hubspot.md §1.8)."""
         return self.type == "enumeration" and self.field_type == "checkbox"
 
     @classmethod
@@ -114,7 +114,7 @@ def _p(name: str, kind: str = "string", field: str = "text", *, ro: bool = False
 
 
 # HubSpot's standard properties (HubSpot's "default contact/company properties" pages, as
-# summarised in openicf-rcs.md §6 and hubspot-api.md §1.4, §1.8).
+# summarised in docs/openicf.md §6 and docs/hubspot.md §1.4, §1.8).
 STANDARD_PROPERTIES: Final[Mapping[str, tuple[PropertyDef, ...]]] = {
     CONTACT: (
         _p("email"),
@@ -218,7 +218,7 @@ _RO = (AttributeFlag.NOT_CREATABLE, AttributeFlag.NOT_UPDATEABLE)
 
 
 def property_definition_class(object_class: str) -> ObjectClassInfo:
-    """The schema of `contactProperties` / `companyProperties` (hubspot-api.md §2)."""
+    """The schema of `contactProperties` / `companyProperties` (docs/hubspot.md §2)."""
     b, s, n = AttributeType.BOOLEAN, AttributeType.STRING, AttributeType.NUMBER
     return ObjectClassInfo(
         type=object_class,

@@ -1,7 +1,7 @@
 """Running a search plan: HubSpot's pages in, ICF pages out, with an opaque cookie.
 
 Each plan reads HubSpot in pages (`Chunk`):
-- the list endpoint, 100 per page, its own `after` cursor (hubspot-api.md §1.3);
+- the list endpoint, 100 per page, its own `after` cursor (docs/hubspot.md §1.3);
 - search by keyset: sorted by `hs_object_id`, each page asking for ids past the last one seen.
   That is how a search matching more than 10,000 objects returns all of them (search refuses to
   page past 10,000, §1.7), and the cursor survives inserts and deletes;

@@ -1,6 +1,6 @@
 """HubSpot property values <-> typed attribute values.
 
-HubSpot sends and takes every value as a string (hubspot-api.md §1.8): numbers `"17"`,
+HubSpot sends and takes every value as a string (docs/hubspot.md §1.8): numbers `"17"`,
 booleans `"true"`, multi-checkbox enumerations `"a;b"`, dates `YYYY-MM-DD`, datetimes ISO UTC.
 Reads turn them into numbers, booleans, lists and ISO strings; writes turn them back. An
 unset (null) property reads as an attribute without values, and an empty value list clears it.
@@ -126,7 +126,7 @@ def to_properties(
         if not present:
             if creating:
                 continue  # nothing to clear on a new object
-            out[prop.name] = ""  # an empty string clears a property (hubspot-api.md §1.5)
+            out[prop.name] = ""  # an empty string clears a property (docs/hubspot.md §1.5)
         elif prop.multi_valued:
             out[prop.name] = ";".join(_text(v, attribute) for v in present)
         elif len(present) > 1:

@@ -3,10 +3,10 @@
 A configuration directory holds:
 
 - `ConnectorServer.properties`: the server's settings, Java RCS keys where they exist
-  (openicf-rcs.md §2.1) and `connectorserver.<setting>` for ours (`settings_source` has the
+  (docs/openicf.md §2.1) and `connectorserver.<setting>` for ours (`settings_source` has the
   mapping); overridden by `RCS_<SETTING>` environment variables;
 - `provisioner.openicf-<name>.json`: one connector configuration named `<name>`, in IDM's
-  provisioner format (openicf-rcs.md §3.2), with `&{token}` substitution (`substitution`);
+  provisioner format (docs/openicf.md §3.2), with `&{token}` substitution (`substitution`);
 - optionally `substitution.properties`, values for the tokens;
 - `keys/keystore.json` (or `$RCS_KEYSTORE`): the keys of the `$crypto` secrets
   (`server.secrets`).

@@ -33,7 +33,7 @@ class ConfigurationError(Exception):
     """The configuration is invalid; `issues` lists every problem found, not just the first.
 
     The server refuses to start (or a reload keeps the running configuration) rather than run
-    half-configured (singer-sdk's `_validate_config`, style-and-hardening.md §A6).
+    half-configured (singer-sdk's `_validate_config`, docs/hardening.md §A6).
     """
 
     def __init__(self, issues: Iterable[ConfigIssue]) -> None:

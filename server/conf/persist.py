@@ -2,7 +2,7 @@
 
 HubSpot may hand out a new refresh token when the connector refreshes its access token; losing it
 would lock the connector out at the next start. The connector reports the new value (OpenICF's
-`ConfigurationChangeEvent`, openicf-rcs.md §1.4) and the daemon calls this function, from a
+`ConfigurationChangeEvent`, docs/openicf.md §1.4) and the daemon calls this function, from a
 worker thread (`asyncio.to_thread`): it blocks on a file lock and on fsync.
 
 The value is encrypted when it is a GuardedString, when the property already holds a `$crypto`

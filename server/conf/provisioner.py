@@ -1,6 +1,6 @@
 """One `conf/provisioner.openicf-<name>.json`: read, substitute, decrypt, validate, encrypt.
 
-The file is IDM's provisioner format (openicf-rcs.md §3.2), so an operator can copy it from IDM:
+The file is IDM's provisioner format (docs/openicf.md §3.2), so an operator can copy it from IDM:
 `connectorRef`, `configurationProperties`, `poolConfigOption`, `operationTimeout` and
 `resultsHandlerConfig` are typed by `protocol.configuration`; IDM's other keys (`objectTypes`,
 `syncFailureHandler`, `operationOptions`, `producerBufferSize`, ...) are kept as they are.

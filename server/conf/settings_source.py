@@ -3,7 +3,7 @@
 Precedence, lowest first: the defaults in `server.settings`, then `conf/ConnectorServer.properties`,
 then the environment. Names:
 
-- a Java RCS key where one exists (openicf-rcs.md §2.1): `connectorserver.port` (port),
+- a Java RCS key where one exists (docs/openicf.md §2.1): `connectorserver.port` (port),
   `connectorserver.ifaddress` (host), `connectorserver.key` (key_hash), `connectorserver.usessl`
   (use_ssl; `connectorserver.useSSL`, forgeops' spelling, is read too);
 - otherwise `connectorserver.<field in camelCase>`, a trailing `_s` spelled `Seconds`:
@@ -98,7 +98,7 @@ _JAVA_IGNORED: Final = frozenset(
         "scope",
     )
 )
-# Client mode (the RCS dials IDM, openicf-rcs.md §2.2) is not built: refusing beats listening
+# Client mode (the RCS dials IDM, docs/openicf.md §2.2) is not built: refusing beats listening
 # for an IDM that will never call.
 _CLIENT_MODE: Final = PREFIX + "url"
 _SERVICE_LINK = re.compile(r"(tcp|udp|sctp)://[^/]+:\d+")

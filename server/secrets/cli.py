@@ -126,7 +126,7 @@ def _keystore(args: argparse.Namespace) -> Path:
 
 def _key_set(args: argparse.Namespace) -> int:
     if args.generate:
-        key = secrets.token_urlsafe(32)  # 256 bits (style-and-hardening.md §B2)
+        key = secrets.token_urlsafe(32)  # 256 bits (docs/hardening.md §B2)
     elif args.key_file is not None:
         key = _strip_newline(args.key_file.read_text(encoding="utf-8"))
     else:

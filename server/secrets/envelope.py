@@ -5,10 +5,10 @@
                            "iv": "<base64 12 bytes>", "data": "<base64 ciphertext + tag>",
                            "keySize": 32, "purpose": "rcs.config.encryption"}}}
 
-The shape is IDM's (openicf-rcs.md §4): `stableId` names the key, `purpose` the kind of secret.
+The shape is IDM's (docs/openicf.md §4): `stableId` names the key, `purpose` the kind of secret.
 IDM marks its own blob as internal and undocumented, so we do not pretend to be readable by IDM;
 we borrow the shape operators recognise and seal it with AES-GCM from `cryptography`
-(`hazmat/primitives/aead`, style-and-hardening.md §B3):
+(`hazmat/primitives/aead`, docs/hardening.md §B3):
 
 - a fresh random 96-bit nonce per encryption ("NEVER REUSE A NONCE with a key"); configuration
   secrets see a handful of writes, far below the 2**32 random-nonce bound per key;

@@ -7,7 +7,7 @@ mount it as a secret file apart from the configuration it protects):
      "keys": {"20261128-3f9a1c": {"created": "2026-11-28T18:55:00Z", "material": "<base64>"}}}
 
 The active key encrypts; every listed key decrypts: Kubernetes' provider-list rule, and Vault
-transit's versioned keys with `rewrap` (style-and-hardening.md §B3). A value names the key that
+transit's versioned keys with `rewrap` (docs/hardening.md §B3). A value names the key that
 encrypted it (`stableId`), so rotation is: add a key, activate it, re-encrypt, retire the old one.
 
 The file is created on first use (directory 0700, file 0600) and refused when group or others

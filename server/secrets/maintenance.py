@@ -1,6 +1,6 @@
 """Whole-directory secret upkeep: verify that every `$crypto` value opens, rotate them all.
 
-Rotation follows Vault transit's `rewrap` (style-and-hardening.md §B3): each value is opened with
+Rotation follows Vault transit's `rewrap` (docs/hardening.md §B3): each value is opened with
 whichever key sealed it and sealed again under the active key, file by file, each file replaced
 crash-safely under its directory lock. A rotation killed half-way leaves some files under the
 old key and some under the new; both keys are still in the keystore, so everything still opens,

@@ -1,4 +1,4 @@
-"""OAuth: grants, token info, introspection, revocation and rotation (hubspot-api.md §3)."""
+"""OAuth: grants, token info, introspection, revocation and rotation (docs/hubspot.md §3)."""
 
 from __future__ import annotations
 

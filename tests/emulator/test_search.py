@@ -1,4 +1,4 @@
-"""Search semantics as a table (hubspot-api.md §1.7, §9), over raw HTTP and the SDK."""
+"""Search semantics as a table (docs/hubspot.md §1.7, §9), over raw HTTP and the SDK."""
 
 from __future__ import annotations
 

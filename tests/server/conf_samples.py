@@ -24,7 +24,7 @@ SAMPLE_ENV = {
 }
 
 # The configurationProperties block of the ForgeRock HubSpot connector's documentation
-# (openicf-rcs.md §6), with the elided values completed.
+# (docs/openicf.md §6), with the elided values completed.
 SEED_PROPERTIES: dict[str, Any] = {
     "clientId": "daa533ae-0000-4000-8000-000000000001",
     "clientSecret": "c598a365-0000-4000-8000-000000000002",

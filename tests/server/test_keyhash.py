@@ -10,7 +10,7 @@ import pytest
 from server import keyhash
 from server.keyhash import KeyHashError, hash_key, is_weak, verify_key
 
-# The default shipped in the Java RCS's conf/ConnectorServer.properties (openicf-rcs.md §1.1).
+# The default shipped in the Java RCS's conf/ConnectorServer.properties (docs/openicf.md §1.1).
 JAVA_CHANGEIT = "lmA6bMfENJGlIDbfrVtklXFK32s="
 
 
@@ -42,7 +42,7 @@ def test_java_rcs_hash_is_accepted_and_weak() -> None:
 
 
 def test_java_hash_is_over_utf16_not_utf8() -> None:
-    # The UTF-8 SHA-1 of "changeit" is the value people wrongly compute (openicf-rcs.md §1.1).
+    # The UTF-8 SHA-1 of "changeit" is the value people wrongly compute (docs/openicf.md §1.1).
     utf8 = base64.b64encode(hashlib.sha1(b"changeit", usedforsecurity=False).digest()).decode()
     assert utf8 == "BzE/DjIPIsv6Nc/CIFCOs/9FfH4="
     assert not verify_key(utf8, "changeit")

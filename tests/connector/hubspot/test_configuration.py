@@ -8,7 +8,7 @@ from connector.hubspot.configuration import HubspotConfiguration
 from protocol.errors import ConfigurationException
 
 SAMPLE = {
-    # The sample of the Java connector's documentation (openicf-rcs.md §6).
+    # The sample of the Java connector's documentation (docs/openicf.md §6).
     "clientId": "daa533ae-1111",
     "clientSecret": "c598a365-2222",
     "refreshToken": "f37e1132-3333",
