@@ -61,6 +61,9 @@ def hosted_configurations(loaded: LoadedConf) -> dict[str, HostedConfiguration]:
                 connectorName=config.connectorRef.connectorName,
             ),
             configuration=config,
+            enabled=config.enabled,
+            display_name=config.connectorRef.displayName,
+            object_types=config.objectTypes,
         )
         for name, config in loaded.configurations.items()
     }
