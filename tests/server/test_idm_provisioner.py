@@ -25,17 +25,16 @@ from server.app import ConnectorServer
 from server.cli import hosted_configurations
 from server.conf import RegistryLookup, load_conf
 from server.keyhash import hash_key
-from server.settings import ServerSettings
 from tests.server.conf_samples import provisioner
 
 KEY = "idm-provisioner-key"
 REGISTRY = ConnectorRegistry([HubspotConnector, MemoryConnector])
 
 # What IDM's admin UI writes in operationTimeout: every APIOperation, -1 for none.
-TIMEOUTS = (
-    "CREATE UPDATE DELETE TEST SCRIPT_ON_CONNECTOR SCRIPT_ON_RESOURCE GET RESOLVEUSERNAME "
-    "AUTHENTICATE SEARCH VALIDATE SYNC SCHEMA"
-).split()
+TIMEOUTS = [
+    *("CREATE", "UPDATE", "DELETE", "TEST", "SCRIPT_ON_CONNECTOR", "SCRIPT_ON_RESOURCE", "GET"),
+    *("RESOLVEUSERNAME", "AUTHENTICATE", "SEARCH", "VALIDATE", "SYNC", "SCHEMA"),
+]
 
 
 def idm_provisioner(
@@ -160,7 +159,7 @@ async def test_every_key_idm_writes_loads_and_serves(conf: Path) -> None:
                 assert len([o async for o in results]) == 2
         hubspot_facade = await client.facade("hubspot")
         async with hubspot_facade.search("contact", None, pageSize=1) as results:
-            first = [o async for o in results][0]
+            (first,) = [o async for o in results]
         assert first.name is not None
         by_name = Equals(attribute="__NAME__", value=first.name)
         async with hubspot_facade.search("contact", by_name) as results:
