@@ -96,7 +96,7 @@ def test_test_prints_what_idm_prints(served: Served) -> None:
         "config": "config/provisioner.openicf/memory",
         "connectorRef": MEMORY_KEY.model_dump() | {"bundleVersion": "[1.0,2.0)"},
         "displayName": "In-memory Connector",
-        "objectTypes": ["company", "contact"],
+        "objectTypes": ["__ALL__", "company", "contact"],
         "ok": True,
     }
 
