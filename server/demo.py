@@ -313,7 +313,7 @@ def _banner(
         f"{client} search {CONFIGURATION} contact --query-filter 'lastname eq \"Smith\"'"
         " --attributes firstname,lastname,jobtitle",
         f"{client} search {CONFIGURATION} company --page-size 5 --attributes name,domain",
-        f"{client} create {CONFIGURATION} contact --attr __NAME__=ann.lee@example.com"
+        f"{client} create {CONFIGURATION} contact --attr email=ann.lee@example.com"
         " --attr firstname=Ann --attr lastname=Lee",
     ]
     return "\n".join(

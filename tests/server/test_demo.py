@@ -109,11 +109,15 @@ async def test_the_demo_serves_hubspot_and_stops_on_ctrl_c(tmp_path: Path) -> No
         ]
         [tested] = run_printed(commands[0], tmp_path)
         assert tested["ok"] is True and "contact" in tested["objectTypes"]
+        assert tested["displayName"] == "HubSpot Connector"
+        # the provisioner file carries objectTypes, so objects print under IDM's names
         *smiths, result = run_printed(commands[1], tmp_path)
-        assert smiths and {tuple(c["attributes"]["lastname"]) for c in smiths} == {("Smith",)}
+        assert smiths and {c["lastname"] for c in smiths} == {"Smith"}
+        assert all(set(c) >= {"_id", "email", "firstname"} for c in smiths)
         assert "remainingPagedResults" in result
         *companies, result = run_printed(commands[2], tmp_path)
         assert len(companies) == 5 and result["pagedResultsCookie"]
+        assert all(set(c) == {"_id", "_rev", "name", "domain"} for c in companies)
         [uid] = run_printed(commands[3], tmp_path)
 
         async with await RcsClient.connect(url, KEY) as client:
