@@ -18,9 +18,11 @@ from connector.hubspot import HubspotConnector
 from connector.memory import MemoryConnector
 from connector.registry import ConnectorRegistry
 from emulator import Emulator, EmulatorSettings, run_emulator
-from protocol.configuration import ConnectorKey
+from protocol.codec import decode
+from protocol.configuration import ConnectorKey, InlineConfiguration
 from protocol.errors import ConfigurationException
 from protocol.filters import Equals
+from protocol.frames import RequestFrame
 from server.app import ConnectorServer
 from server.cli import hosted_configurations
 from server.conf import RegistryLookup, load_conf
@@ -219,3 +221,27 @@ async def test_a_disabled_configuration_is_not_served_and_says_so(conf: Path) ->
         with pytest.raises(ConfigurationException, match="'memory' is disabled"):
             async with facade.search("contact", None) as results:
                 [o async for o in results]
+
+
+def test_an_inline_configuration_ignores_what_it_does_not_use() -> None:
+    """A whole IDM provisioner file sent inline: the operation reads what it needs."""
+    key = MemoryConnector.connector_key
+    document = idm_provisioner("inline", key, {"seed": "3"}, {"contact": CONTACT_TYPE})
+    document["poolConfigOption"]["maxIdleTimeMillis"] = 0  # ConnId's, not IDM's
+    frame = {
+        "messageId": 3,
+        "request": {
+            "operation": {
+                "connectorKey": key.model_dump(),
+                "configuration": document,
+                "test": {},
+            }
+        },
+    }
+    decoded = decode(json.dumps(frame))
+    assert isinstance(decoded, RequestFrame) and decoded.request.operation is not None
+    inline = decoded.request.operation.configuration
+    assert isinstance(inline, InlineConfiguration)
+    assert inline.timeout_ms("RESOLVEUSERNAME") == -1
+    assert inline.poolConfigOption.maxObjects == 10
+    assert inline.configurationProperties == {"seed": "3"}

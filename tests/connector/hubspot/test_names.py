@@ -153,3 +153,12 @@ async def test_unknown_attributes_to_get_sort_keys_and_writes_are_refused(hubspo
         await hubspot.update("contact", uid, {"nickname": ["N"]})
     with pytest.raises(InvalidAttributeValueException, match="company has no attribute 'email'"):
         await found(hubspot, "company", 'email eq "a@example.com"')
+
+
+async def test_property_definitions_refuse_unknown_names_too(hubspot: Facade) -> None:
+    (email,) = await found(hubspot, "contactProperties", '__NAME__ eq "email"')
+    assert email.attributes["label"]
+    with pytest.raises(InvalidAttributeValueException, match="contactProperties has no attribute"):
+        await found(hubspot, "contactProperties", 'lable eq "Email"')
+    with pytest.raises(InvalidAttributeValueException, match="'lable'"):
+        await hubspot.get("contactProperties", "email", OperationOptions(attributesToGet=["lable"]))
