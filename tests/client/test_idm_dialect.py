@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
+from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command, serve
 
 # IDM's names for the memory connector's contacts: an `account` whose `mail` is `__NAME__`.
 ACCOUNT = {
@@ -66,23 +66,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     for name, document in files.items():
         (conf / f"provisioner.openicf-{name}.json").write_text(json.dumps(document))
-    env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_AUTH_FAILURE_DELAY_S": "0"}
-    process = subprocess.Popen(
-        [*command("hubspot-rcs"), "serve", "--conf", str(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    port = None
-    for line in process.stdout:
-        event = json.loads(line)
-        if event["event"] == "server.listening":
-            port = event["port"]
-            break
-    assert port, process.stderr.read() if process.stderr else "no output"
-    yield Served(f"ws://127.0.0.1:{port}/openicf", conf)
+    process, url = serve(conf)
+    yield Served(url, conf)
     process.kill()
     process.wait()
 

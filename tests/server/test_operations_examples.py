@@ -7,19 +7,16 @@ Only the script example is left out: the demo does not enable scripting.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shlex
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import KEY, command
-from tests.server.test_demo import banner, free_port
+from tests.conftest import command
+from tests.server.test_demo import banner, free_port, run_printed, start_demo
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
@@ -40,18 +37,9 @@ def examples() -> list[str]:
 
 
 def run(line: str, url: str, cwd: Path) -> list[Any]:
-    argv = shlex.split(line)
-    result = subprocess.run(
-        [*command("hubspot-rcs-client"), "--url", url, *argv[1:]],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=os.environ | {"RCS_KEY": KEY},
-    )
-    assert result.returncode == 0, f"{line}\n{result.stderr}"
-    return [json.loads(output) for output in result.stdout.splitlines()]
+    """Run a documented `hubspot-rcs-client ...` line against the server at `url`."""
+    client = shlex.join([*command("hubspot-rcs-client"), "--url", url])
+    return run_printed(f"{client} {line.removeprefix('hubspot-rcs-client ')}", cwd)
 
 
 def test_the_examples_name_idm_forms() -> None:
@@ -63,19 +51,7 @@ def test_the_examples_name_idm_forms() -> None:
 @pytest.mark.timeout(180)
 def test_the_client_examples_run_against_the_demo(tmp_path: Path) -> None:
     port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RCS_")}
-    demo = subprocess.Popen(
-        [
-            *command("hubspot-rcs"),
-            *("demo", "--port", str(port), "--dir", str(tmp_path / "demo")),
-            *("--contacts", "200", "--companies", "40"),
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ | {"RCS_KEY": KEY, "RCS_LOG_FORMAT": "json"},
-    )
+    demo = start_demo(tmp_path, port, contacts=200, companies=40)
     url = f"ws://127.0.0.1:{port}/openicf"
     outputs: dict[str, list[Any]] = {}
     try:
