@@ -100,7 +100,8 @@ class ObjectType:
             if values is None:
                 continue
             shown.add(prop.native_name)
-            out[prop.name] = values if prop.multi_valued else (values[0] if values else None)
+            single = not prop.multi_valued and len(values) <= 1
+            out[prop.name] = (values[0] if values else None) if single else values
         for attribute, values in native.items():
             if attribute not in shown:
                 out[attribute] = values

@@ -90,6 +90,8 @@ class _Daemon:
             log.error("conf.reload_refused", issues=[str(i) for i in result.issues])
             return
         self.loaded = result.conf
+        for warning in result.conf.warnings:
+            log.warning("conf.warning", detail=warning)
         self.server.set_configurations(hosted_configurations(result.conf))
         log.info(
             "conf.reloaded",
