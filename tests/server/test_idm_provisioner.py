@@ -129,6 +129,11 @@ def conf(tmp_path: Path, emu: Emulator) -> Path:
     return conf
 
 
+def test_the_test_covers_every_connector_installed() -> None:
+    installed = {c.connector_key for c in ConnectorRegistry.discover().all()}
+    assert installed == {c.connector_key for c in REGISTRY.all()}
+
+
 async def test_every_key_idm_writes_loads_and_serves(conf: Path) -> None:
     loaded = load_conf(conf, {}, confidential=RegistryLookup(REGISTRY))
     assert not [w for w in loaded.warnings if "provisioner" in w]
