@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from client.connection import DEFAULT_URL, Facade, RcsClient, tls_context
 from client.idmnames import ObjectType, object_type
 from client.queryfilter import QueryFilterError, parse_query_filter
-from client.status import system_status
+from client.status import connector_of, system_status, systems_status
 from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
 from protocol.errors import (
     ConfigurationException,
@@ -40,7 +40,6 @@ from protocol.errors import (
     IllegalArgumentException,
     UnknownUidException,
 )
-from protocol.info import ConnectorInfo
 from protocol.values import (
     Attributes,
     AttributeValue,
@@ -238,34 +237,8 @@ async def cmd_info(client: RcsClient, args: argparse.Namespace, out: TextIO) -> 
 async def cmd_test(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
     """Print what IDM prints for `system/<name>?_action=test` (client.status); without a
     name, the list IDM prints for `system?_action=test`, one system per configuration."""
-    connectors = await client.connectors()
-
-    def connector_of(key: ConnectorKey) -> ConnectorInfo | None:
-        return next(
-            (
-                c
-                for c in connectors
-                if c.connectorKey.connectorName == key.connectorName
-                and c.connectorKey.bundleName == key.bundleName
-            ),
-            None,
-        )
-
     if args.config is None:
-        reports = []
-        for named in await client.configurations():
-            facade = await client.facade(named.name)
-            report, _ = await system_status(
-                named.name,
-                facade,
-                enabled=named.enabled,
-                display_name=named.displayName,
-                declared=named.objectTypes,
-                connector=connector_of(named.connectorRef),
-                timeout_s=args.timeout,
-            )
-            reports.append(report)
-        emit(reports, out)
+        emit(await systems_status(client, timeout_s=args.timeout), out)
         return
     facade = await facade_for(client, args)
     if args.inline_document is not None:
@@ -286,7 +259,7 @@ async def cmd_test(client: RcsClient, args: argparse.Namespace, out: TextIO) -> 
         enabled=enabled,
         display_name=display_name,
         declared=declared,
-        connector=connector_of(facade.connector_key),
+        connector=connector_of(await client.connectors(), facade.connector_key),
         timeout_s=args.timeout,
     )
     emit(report, out)

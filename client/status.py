@@ -17,10 +17,10 @@ exception's message otherwise. `/openidm/system?_action=test` lists every system
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from client.connection import Facade
+from client.connection import Facade, RcsClient
 from protocol.configuration import ConnectorKey
 from protocol.errors import (
     ConnectorException,
@@ -45,6 +45,19 @@ def object_types(declared: Mapping[str, Any] | None, connector: ConnectorInfo | 
     else:
         names = {ALL, *(connector.objectClasses if connector else [])}
     return sorted(names)
+
+
+def connector_of(connectors: Sequence[ConnectorInfo], key: ConnectorKey) -> ConnectorInfo | None:
+    """The hosted connector a connectorRef names (its version may be a range)."""
+    return next(
+        (
+            c
+            for c in connectors
+            if c.connectorKey.connectorName == key.connectorName
+            and c.connectorKey.bundleName == key.bundleName
+        ),
+        None,
+    )
 
 
 def idm_error(error: ConnectorException) -> str:
@@ -89,3 +102,21 @@ async def system_status(
             failure = error
     report["ok"] = enabled and failure is None
     return report, failure
+
+
+async def systems_status(client: RcsClient, *, timeout_s: float | None = None) -> list[Any]:
+    """Every configuration the server holds, as IDM's `system?_action=test` lists them."""
+    connectors = await client.connectors()
+    reports = []
+    for named in await client.configurations():
+        report, _ = await system_status(
+            named.name,
+            await client.facade(named.name),
+            enabled=named.enabled,
+            display_name=named.displayName,
+            declared=named.objectTypes,
+            connector=connector_of(connectors, named.connectorRef),
+            timeout_s=timeout_s,
+        )
+        reports.append(report)
+    return reports
