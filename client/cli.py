@@ -310,7 +310,7 @@ async def cmd_get(client: RcsClient, args: argparse.Namespace, out: TextIO) -> N
 
 async def cmd_search(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
     facade = await facade_for(client, args)
-    query = parse_query_filter(args.query_filter) if args.query_filter else True
+    query = args.query
     declared = await idm_type(client, args)
     names = names_of(declared, args)
     options = _options(args, names)
@@ -457,6 +457,9 @@ def prepare(args: argparse.Namespace) -> None:
             raise UsageError(f"{config[1:]} has no connectorRef; give --connector")
     if getattr(args, "file", None):
         args.text = Path(args.file).read_text()
+    # a filter that cannot be read is refused before anything connects
+    query_filter = getattr(args, "query_filter", None)
+    args.query = parse_query_filter(query_filter) if query_filter else True
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> None:

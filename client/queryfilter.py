@@ -265,7 +265,7 @@ class _Parser:
         if name == "pr":
             return Presence(attribute=attribute)
         value_token = self.take("a value")
-        value = self.value(value_token)
+        value = self.value(value_token, token.text)
         if attribute == UID and not isinstance(value, str):
             value = value_token.text.lower() if isinstance(value, bool) else value_token.text
         try:
@@ -273,7 +273,7 @@ class _Parser:
         except ValueError as error:
             raise self.fail(f"{name} {error}", value_token) from None
 
-    def value(self, token: _Token) -> Scalar:
+    def value(self, token: _Token, pointer: str) -> Scalar:
         if token.kind == "string":
             return token.text
         if token.kind != "word":
@@ -289,7 +289,9 @@ class _Parser:
                 raise self.fail(f"{word} is beyond the numbers JSON readers keep", token)
             return number
         if word.lower() == "null":
-            raise self.fail("null is not a value here: `!(name pr)` matches no value", token)
+            raise self.fail(
+                f"null is not a value in a query filter: `!({pointer} pr)` matches no value", token
+            )
         if word.strip("+-").lower() in ("nan", "infinity"):
             raise self.fail(f"{word} is not a number JSON knows", token)
         raise self.fail(
