@@ -278,10 +278,12 @@ class HubspotHttp(SharedResources):
         idempotent: bool = True,
         recover: Recover | None = None,
         expect: frozenset[int] = frozenset(),
+        acquired: bool = False,
     ) -> Response:
         """Call HubSpot; return a 2xx answer (or one in `expect`), or raise its exception.
 
-        `action` says what the call does ("read contact 51") for error texts.
+        `action` says what the call does ("read contact 51") for error texts; `acquired`, that
+        the caller took the first attempt's rate-limiter permit already (coalesce.py).
         """
         if self._session is None:
             await self.open()
@@ -293,7 +295,10 @@ class HubspotHttp(SharedResources):
         ambiguous = False  # an earlier attempt may have been carried out
         while True:
             attempt += 1
-            await self.limiter.acquire(search=search, waited=self.metrics.waited)
+            if acquired:
+                acquired = False
+            else:
+                await self.limiter.acquire(search=search, waited=self.metrics.waited)
             token = await self.tokens.get()
             try:
                 async with session.request(

@@ -6,7 +6,8 @@ Each plan reads HubSpot in pages (`Chunk`):
   That is how a search matching more than 10,000 objects returns all of them (search refuses to
   page past 10,000, §1.7), and the cursor survives inserts and deletes;
 - search sorted on another property: `after` offsets, which HubSpot caps at 10,000;
-- reads by id: get, or batch reads of 100 (§1.6), ordered as asked.
+- reads by id: through the configuration's coalescer (coalesce.py), which sends a get or batch
+  reads of 100 (§1.6); ordered as asked.
 
 The cookie says where the next ICF page starts: the HubSpot cursor of the page the last object
 came from, plus how many objects of that page were consumed (or, for keyset search, just the
@@ -27,9 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.base import SearchPage
-from connector.hubspot.http import HubspotHttp
 from connector.hubspot.planner import (
-    BATCH_READ_MAX,
     ListAll,
     Plan,
     ReadByIds,
@@ -37,6 +36,7 @@ from connector.hubspot.planner import (
     with_cursor,
 )
 from connector.hubspot.schema import CrmType
+from connector.hubspot.shared import HubspotShared
 from connector.hubspot.values import ObjectReader
 from protocol.errors import ConnectorException, InvalidAttributeValueException
 from protocol.filters import Filter, evaluate
@@ -100,7 +100,7 @@ class SearchRun:
 
     def __init__(
         self,
-        http: HubspotHttp,
+        http: HubspotShared,
         crm: CrmType,
         reader: ObjectReader,
         plan: Plan,
@@ -219,46 +219,18 @@ class SearchRun:
         """Every object asked for, in the order asked (a cookie's cursor is never used)."""
         assert isinstance(self.plan, ReadByIds)
         ids, id_property = self.plan.ids, self.plan.id_property
-        found: dict[str, dict[str, Any]] = {}
         if not ids:
             return Chunk([], None, None)
-        if len(ids) == 1:
-            params = {"properties": ",".join(self.properties)}
-            if id_property is not None:
-                params["idProperty"] = id_property
-            answer = await self.http.request(
-                "GET",
-                f"{self.base}/{_quote(ids[0])}",
-                params=params,
-                expect=frozenset({404}),
-                action=f"read {self.crm.object_class}",
-            )
-            if answer.status != 404 and answer.body:
-                found[ids[0].lower() if id_property is not None else ids[0]] = answer.body
-        else:
-            for start in range(0, len(ids), BATCH_READ_MAX):
-                batch = ids[start : start + BATCH_READ_MAX]
-                request: dict[str, Any] = {
-                    "inputs": [{"id": i} for i in batch],
-                    "properties": self.properties,
-                    "propertiesWithHistory": [],
-                }
-                if id_property is not None:
-                    request["idProperty"] = id_property
-                answer = await self.http.request(
-                    "POST",
-                    self.base + "/batch/read",
-                    json_body=request,
-                    expect=frozenset({207, 404}),
-                    action=f"batch read {self.crm.path}",
-                )
-                for obj in (answer.body or {}).get("results") or []:
-                    key = str(obj["id"])
-                    if id_property is not None:
-                        key = str((obj.get("properties") or {}).get(id_property) or "").lower()
-                    found[key] = obj
-        keyed = (i.lower() if id_property is not None else i for i in ids)
-        ordered = [found[k] for k in dict.fromkeys(keyed) if k in found]
+        # Through the coalescer: batches of 100, shared with other operations' reads.
+        coalescer = self.http.coalescer
+        distinct = list(dict.fromkeys(i.lower() if id_property is not None else i for i in ids))
+        async with asyncio.TaskGroup() as group:
+            reads = [
+                group.create_task(coalescer.read(self.crm, i, self.properties, id_property))
+                for i in distinct
+            ]
+        found = {k: r.result() for k, r in zip(distinct, reads, strict=True)}
+        ordered = [obj for obj in found.values() if obj is not None]
         if self.sort is not None:
             ordered = _sorted_locally(ordered, self.sort)
         return Chunk(ordered, None, None)
@@ -364,12 +336,6 @@ def _consume(task: asyncio.Task[Chunk]) -> None:
 def _next_after(body: dict[str, Any]) -> str | None:
     following = ((body.get("paging") or {}).get("next") or {}).get("after")
     return None if following in (None, "") else str(following)
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
 
 
 def _sorted_locally(objects: list[dict[str, Any]], sort: Sort) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""What a configuration's connector instances share: HTTP to HubSpot and the schema it read."""
+"""What a configuration's connector instances share: HTTP to HubSpot, the schema it read, and
+the coalescer that turns their reads and updates by id into batches."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import time
 
 from connector.base import ConnectorContext
+from connector.hubspot.coalesce import Coalescer
 from connector.hubspot.http import HubspotHttp
 from connector.hubspot.schema import CRM_TYPES, PropertyCatalog, PropertyDef, builtin_catalog
 
@@ -22,6 +24,12 @@ class HubspotShared(HubspotHttp):
         self._catalogs: dict[str, PropertyCatalog] | None = None
         self._catalogs_read_at = 0.0
         self._catalog_lock = asyncio.Lock()
+        self.coalescer = Coalescer(self)
+        """Reads and updates by id from every instance, sent as batches (coalesce.py)."""
+
+    async def aclose(self) -> None:
+        await self.coalescer.aclose()
+        await super().aclose()
 
     async def catalogs(self) -> dict[str, PropertyCatalog]:
         if not self.config.readSchema:
