@@ -490,3 +490,51 @@ async def test_history_of_server_kept_properties(http: Http) -> None:
     assert history["createdate"][0]["value"] == body["createdAt"]
     assert history["lastmodifieddate"][0]["value"] == body["updatedAt"]
     assert history["hs_object_id"][0]["value"] == "1001"
+
+
+async def test_batch_read_and_update_name_each_missing_id_in_a_207(
+    emu: Emulator, sdk: HubSpot
+) -> None:
+    """What the connector's coalescer relies on: found objects in `results`, the others in one
+    OBJECT_NOT_FOUND error listing their ids, by id and by `idProperty` (docs/hubspot.md §1.6)."""
+    batch = sdk.crm.contacts.batch_api
+    record = emu.store.contacts.live()[0]
+    email = record.props["email"]
+    read = await in_thread(
+        batch.read,
+        batch_read_input_simple_public_object_id=BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": str(record.id)}, {"id": "999999"}],
+            properties=["firstname"],
+            properties_with_history=[],
+        ),
+    )
+    assert [r.id for r in read.results] == [str(record.id)]
+    assert set(read.results[0].properties) == {
+        "firstname", "createdate", "hs_object_id", "lastmodifieddate"
+    }  # fmt: skip
+    assert read.num_errors == 1
+    assert read.errors[0].category == "OBJECT_NOT_FOUND"
+    assert read.errors[0].context == {"ids": ["999999"]}
+    by_email = await in_thread(
+        batch.read,
+        batch_read_input_simple_public_object_id=BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": email.upper()}, {"id": "nobody@example.invalid"}],
+            properties=["email"],
+            properties_with_history=[],
+            id_property="email",
+        ),
+    )
+    assert [r.id for r in by_email.results] == [str(record.id)]
+    assert by_email.errors[0].context == {"ids": ["nobody@example.invalid"]}
+    updated = await in_thread(
+        batch.update,
+        batch_input_simple_public_object_batch_input=BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                {"id": str(record.id), "properties": {"lastname": "Found"}},
+                {"id": "999999", "properties": {"lastname": "Lost"}},
+            ]
+        ),
+    )
+    assert [r.properties["lastname"] for r in updated.results] == ["Found"]
+    assert updated.errors[0].category == "OBJECT_NOT_FOUND"
+    assert updated.errors[0].context == {"ids": ["999999"]}
