@@ -6,38 +6,32 @@ same properties asked for:
 - the official SDK's `crm.contacts.get_all` (hubspot-api-client, list pages of 100): the ceiling
   a plain client reaches;
 - the connector alone: `HubspotConnector.search` with no filter, consumed in-process;
-- the connector through the server and the client, when both are installed: a search sent by
-  the bundled client over the protocol, as IDM's reconciliation sends it.
-Each is run `--rounds` times; the best round counts (the machines are shared and noisy). It
-rewrites the `bench:connector-read` section of docs/benchmarks.md.
+- the connector through the server and the client, as users run them: `hubspot-rcs serve` in
+  its own process and `hubspot-rcs-client search` in another, its JSON lines read from a pipe.
+Twice: with HubSpot's standard contact properties, and with every property. Each is run
+`--rounds` times; the best round counts (the machines are shared and noisy). It rewrites the
+`bench:connector-read` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.hubspot_common import (
-    configuration_properties,
     connector_for,
     machine,
     running_emulator,
     write_section,
 )
-from client.connection import RcsClient
-from connector.hubspot import HubspotConnector
+from bench.processes import KEY, running_server
 from connector.hubspot.schema import builtin_catalog
-from connector.registry import ConnectorRegistry
-from protocol.configuration import InlineConfiguration
 from protocol.values import OperationOptions
-from server.app import ConnectorServer, HostedConfiguration
-from server.keyhash import hash_key
-from server.settings import ServerSettings
-
-KEY = "bench-key"
 
 PROPERTIES = list(builtin_catalog("contact").default_properties)
 """What the connector asks for by default: HubSpot's standard contact properties."""
@@ -45,7 +39,7 @@ PROPERTIES = list(builtin_catalog("contact").default_properties)
 Reader = Callable[[dict[str, Any]], Awaitable[int]]
 
 
-async def sdk_get_all(info: dict[str, Any]) -> int:
+async def sdk_get_all(info: dict[str, Any], properties: list[str]) -> int:
     """The official SDK's own paging (blocking, so in a thread)."""
     from hubspot import HubSpot
 
@@ -53,42 +47,52 @@ async def sdk_get_all(info: dict[str, Any]) -> int:
         client = HubSpot(
             access_token=info["private_app_token"], host=info["base_url"], base_url=info["base_url"]
         )
-        return len(client.crm.contacts.get_all(properties=PROPERTIES))
+        return len(client.crm.contacts.get_all(properties=properties))
 
     return await asyncio.to_thread(read)
 
 
-async def connector_alone(info: dict[str, Any]) -> int:
-    connector = await connector_for(info, permitsPerSecond="100000")
+async def every_property(info: dict[str, Any]) -> list[str]:
+    """Every contact property the connector's schema lists when read from HubSpot's properties
+    API (`readSchema`)."""
+    connector = await connector_for(info, permitsPerSecond="100000", readSchema="true")
+    try:
+        catalog = (await connector.http.catalogs())["contact"]
+        return [name for name in catalog.by_name if name != "hs_object_id"]
+    finally:
+        await connector.shared.aclose()
+
+
+async def connector_alone(
+    info: dict[str, Any], attributes: list[str] | None, read_schema: str
+) -> int:
+    connector = await connector_for(info, permitsPerSecond="100000", readSchema=read_schema)
     try:
         count = 0
-        async for page in connector.search("contact", None, OperationOptions()):
+        options = OperationOptions(attributesToGet=attributes)
+        async for page in connector.search("contact", None, options):
             count += len(page.objects)
         return count
     finally:
         await connector.shared.aclose()
 
 
-async def through_server(info: dict[str, Any]) -> int:
-    """The connector behind the server, read with the bundled client over the protocol."""
-    configuration = InlineConfiguration.model_validate(
-        {"configurationProperties": configuration_properties(info, permitsPerSecond="100000")}
-    )
-    hubspot = HostedConfiguration(
-        name="hubspot", connector_ref=HubspotConnector.connector_key, configuration=configuration
-    )
-    settings = ServerSettings(host="127.0.0.1", port=0, key_hash=hash_key(KEY))
-    registry = ConnectorRegistry([HubspotConnector])
-    async with (
-        ConnectorServer(settings, registry, {"hubspot": hubspot}) as server,
-        await RcsClient.connect(server.url, KEY) as client,
-    ):
-        facade = await client.facade("hubspot")
-        count = 0
-        async with facade.search("contact") as results:
-            async for _ in results:
-                count += 1
-        return count
+async def through_server(url: str, attributes: list[str] | None) -> int:
+    """`hubspot-rcs-client search` in its own process, reading from the server's process, its
+    JSON lines read (and counted) by this one, as a user's pipe would."""
+    extra = ["--attributes", ",".join(attributes)] if attributes else []
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "client.cli", "--url", url, "search", "hubspot", "contact", *extra,
+        stdout=asyncio.subprocess.PIPE,
+        env=os.environ | {"RCS_KEY": KEY},
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = 0
+    while chunk := await process.stdout.read(1 << 20):
+        lines += chunk.count(b"\n")
+    if await process.wait() != 0:
+        raise RuntimeError("hubspot-rcs-client search failed")
+    return lines - 1  # the last line is the SearchResult
 
 
 async def best_of(
@@ -106,42 +110,67 @@ async def best_of(
     return best
 
 
-async def measure(contacts: int, rounds: int) -> dict[str, tuple[int, float] | None]:
+async def measure(contacts: int, rounds: int) -> dict[str, dict[str, tuple[int, float] | None]]:
     flags = ["--no-rate-limits", "--contacts", str(contacts), "--companies", "10", "--seed", "1"]
     async with running_emulator(flags) as info:
-        results: dict[str, tuple[int, float] | None] = {}
-        results["sdk"] = await best_of(rounds, lambda: sdk_get_all(info))
-        results["alone"] = await best_of(rounds, lambda: connector_alone(info))
-        results["server"] = await best_of(rounds, lambda: through_server(info))
+        every = await every_property(info)
+        sets: dict[str, tuple[list[str], list[str] | None, str]] = {
+            "standard": (PROPERTIES, None, "false"),
+            "all": (every, every, "true"),
+        }
+        results: dict[str, dict[str, tuple[int, float] | None]] = {}
+        for name, (properties, attributes, read_schema) in sets.items():
+            row: dict[str, tuple[int, float] | None] = {}
+            row["sdk"] = await best_of(rounds, lambda p=properties: sdk_get_all(info, p))  # type: ignore[misc]
+            row["alone"] = await best_of(
+                rounds,
+                lambda a=attributes, r=read_schema: connector_alone(info, a, r),  # type: ignore[misc]
+            )
+            async with running_server(
+                info, permitsPerSecond="100000", readSchema=read_schema
+            ) as server:
+                row["server"] = await best_of(
+                    rounds,
+                    lambda a=attributes: through_server(server.url, a),  # type: ignore[misc]
+                )
+            results[f"{name} ({len(properties)} properties)"] = row
         return results
 
 
-def report(results: dict[str, tuple[int, float] | None], contacts: int, rounds: int) -> str:
+def report(
+    results: dict[str, dict[str, tuple[int, float] | None]], contacts: int, rounds: int
+) -> str:
     labels = {
         "sdk": "official SDK `get_all` (hubspot-api-client 12, pages of 100)",
         "alone": "connector alone (`HubspotConnector.search`, in-process)",
-        "server": "connector through server and client (the protocol, as IDM reads)",
+        "server": "`hubspot-rcs-client search` through `hubspot-rcs serve` (3 processes)",
     }
-    sdk = results["sdk"]
     lines = [
         "Command: `python -m bench.hubspot_read`",
         "",
         f"Machine: {machine()}",
         "",
-        f"{contacts:,} contacts, {len(PROPERTIES)} properties each (HubSpot's standard contact "
-        f"properties), emulator in its own process with rate limits off; best of {rounds} "
-        "rounds. The server and the client run in the benchmark's process, sharing its core.",
+        f"{contacts:,} contacts, emulator in its own process with rate limits off; best of "
+        f"{rounds} rounds. Through the server, emulator, server and client each run in their "
+        "own process, and the client's JSON lines are read from its stdout. The standard set is "
+        "HubSpot's standard contact properties (what the connector reads by default); all is "
+        "every contact property the emulator defines.",
         "",
-        "| Reader | Objects | Seconds | Objects per second | vs SDK |",
-        "|---|---|---|---|---|",
+        "| Properties | Reader | Objects | Seconds | Objects per second | vs SDK |",
+        "|---|---|---|---|---|---|",
     ]
-    for key, label in labels.items():
-        figures = results[key]
-        if figures is None:
-            continue
-        count, seconds = figures
-        ratio = f"{(sdk[1] / seconds):.2f}x" if sdk else ""
-        lines.append(f"| {label} | {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {ratio} |")
+    for properties, row in results.items():
+        sdk = row["sdk"]
+        for key, label in labels.items():
+            figures = row[key]
+            if figures is None:
+                continue
+            count, seconds = figures
+            ratio = f"{(sdk[1] / seconds):.2f}x" if sdk else ""
+            lines.append(
+                f"| {properties} | {label} | {count:,} | {seconds:.2f} | {count / seconds:,.0f} "
+                f"| {ratio} |"
+            )
     return "\n".join(lines)
 
 

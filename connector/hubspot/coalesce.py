@@ -22,7 +22,9 @@ from every operation on the configuration meet here:
 The window adapts: a lane's flusher takes a rate-limiter permit first and only then takes what
 waits, up to 100 ids. A request that finds a permit free goes out at once, alone (a plain get or
 PATCH, as without coalescing); when permits run short, requests wait behind the limiter and the
-next permit carries every one of them. Batches in flight do not hold up the next one.
+next permit carries every one of them. When the permit had to be waited for, the flusher also
+waits (at most one permit's interval) for as many requests as the last batch carried: IDM's
+readers come back one round trip after their answer. Batches in flight do not hold up the next.
 
 Each caller waits on its own future: a cancelled caller (IDM's cancel, an operation timeout)
 leaves its queue, or, once its batch is sent, ignores the answer; the others are not disturbed.
@@ -32,6 +34,7 @@ An error of the batch call itself (after http.py's retries) reaches every caller
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +49,10 @@ if TYPE_CHECKING:
 
 BATCH_MAX = 100
 """Inputs per batch call (docs/hubspot.md §1.6)."""
+
+_NO_WAIT_S = 0.002
+"""A permit that took longer than this was waited for: requests are queueing."""
+_MAX_GATHER_S = 0.1
 
 _NOT_FOUND = "OBJECT_NOT_FOUND"
 _SENT_ONE_BY_ONE = frozenset({400, 409})
@@ -80,9 +87,13 @@ class _Lane:
         self._pending: list[_Request] = []
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._arrived = asyncio.Event()
+        self._last_batch = 0
+        """How many requests the last batch carried: as many are expected in the next."""
 
     async def submit(self, request: _Request) -> Any:
         self._pending.append(request)
+        self._arrived.set()
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         try:
@@ -110,8 +121,12 @@ class _Lane:
         try:
             while self._pending:
                 # The permit first: whatever queues while it is awaited goes in this batch.
+                asked = time.monotonic()
                 await http.limiter.acquire(search=False, waited=http.metrics.waited)
+                if time.monotonic() - asked > _NO_WAIT_S:
+                    await self._gather()
                 batch = self._take()
+                self._last_batch = len(batch)
                 if not batch:
                     continue  # every caller left while the permit was awaited
                 task = asyncio.create_task(self._deliver(batch))
@@ -119,6 +134,22 @@ class _Lane:
                 task.add_done_callback(self._in_flight.discard)
         finally:
             self._flusher = None
+
+    async def _gather(self) -> None:
+        """Requests queue behind the limiter: the callers of the last batch are likely on
+        their way back (each answered, each asking again); wait for them a little, at most one
+        permit's interval, which the token bucket banks meanwhile (ratelimit.py)."""
+        deadline = time.monotonic() + min(_MAX_GATHER_S, 1.0 / self._http.config.permitsPerSecond)
+        while len(self._pending) < min(self._last_batch, BATCH_MAX):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+            except TimeoutError:
+                return
 
     async def _deliver(self, batch: list[_Request]) -> None:
         try:
