@@ -30,6 +30,7 @@ from typing import Any, NoReturn, TextIO
 from pydantic import ValidationError
 
 from client.connection import DEFAULT_URL, Facade, RcsClient, tls_context
+from client.fastpath import dumps_lines, raw_search
 from client.idmnames import ObjectType, object_type
 from client.queryfilter import QueryFilterError, parse_query_filter
 from client.status import connector_of, system_status, systems_status
@@ -319,13 +320,13 @@ async def cmd_search(client: RcsClient, args: argparse.Namespace, out: TextIO) -
         return
     progress = Progress(sys.stderr)
     flt = None if query is True else names.filter(query)
-    async with facade.search(names.native_type, flt, options, timeout_s=args.timeout) as results:
+    # Objects as the wire's JSON, printed without becoming models (client/fastpath.py).
+    search = raw_search(facade, names.native_type, flt, options, timeout_s=args.timeout)
+    async with search as results:
         try:
             async for page in results.pages():
                 out.write(
-                    "".join(
-                        json.dumps(show(o, declared), separators=(",", ":")) + "\n" for o in page
-                    )
+                    dumps_lines(page if declared is None else list(map(declared.idm_dict, page)))
                 )
                 progress.update(results.count)
         finally:

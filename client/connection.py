@@ -31,6 +31,7 @@ from typing import Any, Final, Literal, Self
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from client.fastpath import RawPart, raw_part
 from protocol.codec import FrameError, decode, encode, exception_from
 from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
 from protocol.errors import (
@@ -91,7 +92,7 @@ class _Pending:
     """The frames of one request, as they arrive, with a bound that pushes back."""
 
     def __init__(self, limit: int) -> None:
-        self._items: deque[ResponseFrame] = deque()
+        self._items: deque[ResponseFrame | RawPart] = deque()
         self._limit = limit
         self._readable = asyncio.Event()
         self._room = asyncio.Event()
@@ -99,7 +100,7 @@ class _Pending:
         self._error: BaseException | None = None
         self.abandoned = False
 
-    async def put(self, frame: ResponseFrame) -> None:
+    async def put(self, frame: ResponseFrame | RawPart) -> None:
         if self.abandoned:
             return
         self._items.append(frame)
@@ -120,6 +121,12 @@ class _Pending:
         self._room.set()
 
     async def get(self) -> ResponseFrame:
+        frame = await self.take()
+        assert isinstance(frame, ResponseFrame), "a raw part for a request that is not raw"
+        return frame
+
+    async def take(self) -> ResponseFrame | RawPart:
+        """The next frame, a raw search part included (client/fastpath.py)."""
         while not self._items:
             if self._error is not None:
                 raise self._error
@@ -167,6 +174,8 @@ class RcsClient:
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
         self._stream_queue_frames = stream_queue_frames
+        self._raw_ids: set[int] = set()
+        """Requests whose search parts go to their reader unvalidated (client/fastpath.py)."""
         self._closed_error: ConnectorException | None = None
         self._reader: asyncio.Task[None] | None = None
         self._info: ControlResponse | None = None
@@ -252,6 +261,11 @@ class RcsClient:
         error: ConnectorException = ConnectionBrokenException("the connection closed")
         try:
             async for message in self.ws:
+                if self._raw_ids and (part := raw_part(message, self._raw_ids)) is not None:
+                    raw = self._pending.get(part.message_id)
+                    if raw is not None:
+                        await raw.put(part)
+                    continue
                 try:
                     frame = decode(message)
                 except FrameError:

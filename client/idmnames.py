@@ -86,14 +86,19 @@ class ObjectType:
 
     def idm_object(self, obj: ConnectorObject) -> dict[str, Any]:
         """The object as IDM's system endpoint shows it."""
+        return self.idm_dict(obj.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    def idm_dict(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """`idm_object` of an object in its wire form (client/fastpath.py)."""
         native: dict[str, list[Any]] = {}
-        if obj.name is not None:
-            native[NAME] = [obj.name]
+        if obj.get("name") is not None:
+            native[NAME] = [obj["name"]]
         # values as the protocol writes them (a secret stays {"$guarded": ...})
-        native.update(obj.model_dump(mode="json", by_alias=True)["attributes"])
-        out: dict[str, Any] = {ID: obj.uid.value}
-        if obj.uid.revision is not None:
-            out[REVISION] = obj.uid.revision
+        native.update(obj.get("attributes") or {})
+        uid = obj["uid"]
+        out: dict[str, Any] = {ID: uid["value"]}
+        if uid.get("revision") is not None:
+            out[REVISION] = uid["revision"]
         shown: set[str] = set()
         for prop in self.properties.values():
             values = native.get(prop.native_name)
