@@ -73,20 +73,23 @@ class ObjectReader:
         self.object_class = catalog.crm.object_class
         self._name = catalog.crm.name_property
         self._modified = catalog.crm.last_modified
-        self._readers = {name: reader_for(p) for name, p in catalog.by_name.items()}
+        # Text is most properties: it needs no reader (one call less per value on a full read).
+        readers = {name: reader_for(p) for name, p in catalog.by_name.items()}
+        self._readers = {name: r for name, r in readers.items() if r is not _read_string}
+        self._skip = frozenset({"hs_object_id", self._name})
 
     def read(self, obj: Mapping[str, Any]) -> ConnectorObject:
         props: Mapping[str, str | None] = obj.get("properties") or {}
-        readers = self._readers
+        readers, skip = self._readers, self._skip
         attributes: dict[str, list[AttributeValue]] = {}
         for key, raw in props.items():
-            if key == "hs_object_id" or key == self._name:
+            if key in skip:
                 continue
-            if raw is None or raw == "":
+            if not raw:  # None or ""
                 attributes[key] = []
             else:
-                reader = readers.get(key, _read_string)
-                attributes[key] = reader(raw)
+                reader = readers.get(key)
+                attributes[key] = [raw] if reader is None else reader(raw)
         revision = props.get(self._modified) or obj.get("updatedAt")
         return ConnectorObject.model_construct(
             objectClass=self.object_class,
