@@ -22,7 +22,6 @@ import json
 import os
 import ssl
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -32,6 +31,7 @@ from pydantic import ValidationError
 from client.connection import DEFAULT_URL, Facade, RcsClient, tls_context
 from client.fastpath import dumps_lines, raw_search
 from client.idmnames import ObjectType, object_type
+from client.progress import Progress
 from client.queryfilter import QueryFilterError, parse_query_filter
 from client.status import connector_of, system_status, systems_status
 from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
@@ -54,7 +54,6 @@ from protocol.values import (
 )
 
 KEY_ENV = "RCS_KEY"
-PROGRESS_EVERY_S = 0.5
 
 
 class UsageError(Exception):
@@ -151,28 +150,6 @@ def emit(value: Any, out: TextIO) -> None:
 
 def dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-class Progress:
-    """`12,345 objects (4,567/s)` on stderr, rewritten in place, only on a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.started = self.last = time.monotonic()
-
-    def update(self, count: int) -> None:
-        now = time.monotonic()
-        if self.enabled and now - self.last >= PROGRESS_EVERY_S:
-            self.last = now
-            rate = count / (now - self.started)
-            self.stream.write(f"\r{count:,} objects ({rate:,.0f}/s)")
-            self.stream.flush()
-
-    def done(self) -> None:
-        if self.enabled and self.last != self.started:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -325,12 +302,11 @@ async def cmd_search(client: RcsClient, args: argparse.Namespace, out: TextIO) -
     async with search as results:
         try:
             async for page in results.pages():
-                out.write(
-                    dumps_lines(page if declared is None else list(map(declared.idm_dict, page)))
-                )
-                progress.update(results.count)
+                shown = page if declared is None else [declared.idm_dict(o) for o in page]
+                out.write(dumps_lines(shown))
+                progress.update(results.count, results.scanned)
         finally:
-            progress.done()
+            progress.done(results.count, results.scanned, complete=results.result is not None)
     emit(dump(results.result) if results.result else {}, out)
 
 

@@ -643,6 +643,8 @@ class SearchResults(_Stream):
         super().__init__(client, body, timeout_s)
         self.result: SearchResult | None = None
         self.count = 0
+        self.scanned: int | None = None
+        """What the connector read for this search, when it reads more than it returns."""
         self._buffer: deque[ConnectorObject] = deque()
 
     def __aiter__(self) -> AsyncIterator[ConnectorObject]:
@@ -654,6 +656,7 @@ class SearchResults(_Stream):
                 raise StopAsyncIteration
             part = (await self._next_part()).search
             assert part is not None
+            self.scanned = part.scanned if part.scanned is not None else self.scanned
             self._buffer.extend(part.connectorObjects)
             if part.result is not None:
                 self.result = part.result
@@ -666,6 +669,7 @@ class SearchResults(_Stream):
         while not self.done:
             part = (await self._next_part()).search
             assert part is not None
+            self.scanned = part.scanned if part.scanned is not None else self.scanned
             if part.result is not None:
                 self.result = part.result
                 self._finish()

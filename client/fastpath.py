@@ -44,6 +44,7 @@ class RawPart:
     objects: list[RawObject]
     result: dict[str, Any] | None
     error: FrameError | None = None
+    scanned: int | None = None
 
 
 def raw_part(message: str | bytes, wanted: set[int]) -> RawPart | None:
@@ -65,10 +66,13 @@ def raw_part(message: str | bytes, wanted: set[int]) -> RawPart | None:
         return None
     objects = search.get("connectorObjects") or []
     result = search.get("result")
+    scanned = search.get("scanned")
     problem = _check(objects, result)
+    if scanned is not None and (type(scanned) is not int or scanned < 0):
+        problem = "search part: scanned must be a count"
     if problem is not None:
         return RawPart(message_id, [], None, FrameError(problem, message_id=message_id))
-    return RawPart(message_id, objects, result)
+    return RawPart(message_id, objects, result, scanned=scanned)
 
 
 def _check(objects: object, result: object) -> str | None:
@@ -104,6 +108,7 @@ class RawSearch:
         self.done = False
         self.result: SearchResult | None = None
         self.count = 0
+        self.scanned: int | None = None
 
     async def __aenter__(self) -> Self:
         client = self._client
@@ -167,6 +172,7 @@ class RawSearch:
             if frame.error is not None:
                 self._finish()
                 raise frame.error
+            self.scanned = frame.scanned if frame.scanned is not None else self.scanned
             return frame.objects, frame.result
         # Decoded the ordinary way: an error, or a layout the fast path does not read.
         if frame.response.error is not None:
@@ -177,6 +183,7 @@ class RawSearch:
         if search is None:
             self._finish()
             raise FrameError("a search was answered with another kind of part", message_id=None)
+        self.scanned = search.scanned if search.scanned is not None else self.scanned
         objects = [
             o.model_dump(mode="json", by_alias=True, exclude_none=True)
             for o in search.connectorObjects

@@ -83,6 +83,8 @@ class SearchPage:
     objects: Sequence[ConnectorObject]
     result: SearchResult | None = None
     exact: bool = True
+    scanned: int | None = None
+    """Objects read from the resource so far, when the connector filters what it read."""
 
 
 @dataclass(frozen=True)

@@ -288,6 +288,9 @@ class SearchOpResponse(_Model):
     sequence: Annotated[int, Field(ge=1)]
     connectorObjects: list[ConnectorObject] = Field(default_factory=list)
     result: SearchResult | None = None
+    scanned: Annotated[int, Field(ge=0)] | None = None
+    """Objects the connector has read from the resource for this search so far, where it reads
+    more than it returns (a filter it applies itself); for progress displays."""
 
 
 class SyncOpResponse(_Model):

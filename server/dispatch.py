@@ -198,12 +198,15 @@ async def _update(connector: Connector, request: OperationRequest) -> UpdateOpRe
     return UpdateOpResponse(uid=uid)
 
 
-def search_part(message_id: int, sequence: int, objects: Sequence[bytes]) -> bytes:
+def search_part(
+    message_id: int, sequence: int, objects: Sequence[bytes], scanned: int | None = None
+) -> bytes:
     """The text of a search part holding already-serialised objects (no result)."""
+    extra = b"" if scanned is None else b'"scanned":%d,' % scanned
     return b"".join(
         (
-            b'{"messageId":%d,"response":{"operation":{"search":{"sequence":%d,'
-            b'"connectorObjects":[' % (message_id, sequence),
+            b'{"messageId":%d,"response":{"operation":{"search":{"sequence":%d,%s'
+            b'"connectorObjects":[' % (message_id, sequence, extra),
             b",".join(objects),
             b"]}}}}",
         )
@@ -230,14 +233,16 @@ async def _search(
         nonlocal sequence, size
         sequence += 1
         outbox.objects += len(batch)
-        text = search_part(message_id, sequence, batch)
+        text = search_part(message_id, sequence, batch, scanned)
         batch.clear()
         size = 0
         await outbox.part(text)
 
+    scanned: int | None = None
     pages = searcher.search(op.objectClass, op.filter, op.options)
     try:
         async for page in pages:
+            scanned = page.scanned if page.scanned is not None else scanned
             for obj in handler.apply(page):
                 data = _OBJECT_JSON.to_json(obj, by_alias=True, exclude_none=True)
                 if batch and (
@@ -252,7 +257,9 @@ async def _search(
                 result = page.result
     finally:
         await _close(pages)
-    last = SearchOpResponse(sequence=sequence + 1, result=result or SearchResult())
+    last = SearchOpResponse(
+        sequence=sequence + 1, result=result or SearchResult(), scanned=scanned
+    )
     await outbox.answer(OperationResponse(search=last))
 
 

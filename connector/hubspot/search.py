@@ -249,6 +249,7 @@ class SearchRun:
         fetch, keyset = self._fetcher()
         flt, reader = self.filter, self.reader
         emitted = 0
+        scanned = 0  # objects read from HubSpot, reported when the filter is applied here
         total: int | None = None
         exact = isinstance(self.plan, SearchCall) and self.plan.exact and flt is not None
         exact |= self.filter is None and isinstance(self.plan, ListAll)
@@ -259,6 +260,7 @@ class SearchRun:
             batch: list[ConnectorObject] = []
             objects = chunk.objects
             for index in range(skip, len(objects)):
+                scanned += 1
                 obj = reader.read(objects[index])
                 if flt is not None and not evaluate(flt, obj):
                     continue
@@ -278,14 +280,16 @@ class SearchRun:
                         else:
                             here = Position(chunk.cursor, index + 1)
                         cookie = here.encode()
-                    yield SearchPage(batch, self._result(cookie, total, consumed + emitted, exact))
+                    result = self._result(cookie, total, consumed + emitted, exact)
+                    yield SearchPage(batch, result, scanned=scanned if flt else None)
                     return
             emitted += len(batch)
             if chunk.next is None:
-                yield SearchPage(batch, self._result(None, total, consumed + emitted, exact))
+                result = self._result(None, total, consumed + emitted, exact)
+                yield SearchPage(batch, result, scanned=scanned if flt else None)
                 return
             if batch:
-                yield SearchPage(batch)
+                yield SearchPage(batch, scanned=scanned if flt else None)
 
     def _result(
         self, cookie: str | None, total: int | None, consumed: int, exact: bool

@@ -5,8 +5,6 @@ One real server process on a tmp conf dir (never the tracked `conf/`), real clie
 
 from __future__ import annotations
 
-import io
-import itertools
 import json
 import os
 import signal
@@ -18,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from client.cli import Progress, parse_attributes, parse_sort_keys
+from client.cli import parse_attributes, parse_sort_keys
 from protocol.values import SortKey
 from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command, serve
 
@@ -236,21 +234,3 @@ def test_attribute_arguments() -> None:
         SortKey(field="lastname"),
         SortKey(field="firstname", ascending=False),
     ]
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_is_shown_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = itertools.count()  # one second per reading
-    monkeypatch.setattr("client.cli.time.monotonic", lambda: float(next(clock)))
-    terminal = Terminal()
-    progress = Progress(terminal)
-    progress.update(1500)
-    progress.done()
-    assert terminal.getvalue() == "\r1,500 objects (1,500/s)\r\x1b[K"
-    quiet = io.StringIO()
-    Progress(quiet).update(10)
-    assert quiet.getvalue() == ""
