@@ -257,9 +257,7 @@ async def _search(
                 result = page.result
     finally:
         await _close(pages)
-    last = SearchOpResponse(
-        sequence=sequence + 1, result=result or SearchResult(), scanned=scanned
-    )
+    last = SearchOpResponse(sequence=sequence + 1, result=result or SearchResult(), scanned=scanned)
     await outbox.answer(OperationResponse(search=last))
 
 
