@@ -1428,8 +1428,34 @@ def api_configuration_to_legacy(
     )
 
 
+def message_format_escape(text: str) -> str:
+    """`text` as a Java MessageFormat pattern that formats back to it (§9.7): the Java side
+    formats every catalog message, where `'` quotes and `{` opens an argument."""
+    return text.replace("'", "''").replace("{", "'{'").replace("}", "'}'")
+
+
+def message_format_unescape(pattern: str) -> str:
+    """The text a MessageFormat pattern without arguments formats to."""
+    out: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":
+            if i + 1 < len(pattern) and pattern[i + 1] == "'":
+                out.append("'")
+                i += 2
+                continue
+            quoted = not quoted
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def connector_messages(info: ConnectorInfo) -> dict[str, str]:
-    """The message catalog IDM's admin UI reads: display names, help texts, groups."""
+    """The message catalog IDM's admin UI reads: display names, help texts, groups, as
+    MessageFormat patterns."""
     display_key, category_key = _message_keys(info.connectorKey)
     messages = {display_key: info.displayName}
     if info.category:
@@ -1440,7 +1466,7 @@ def connector_messages(info: ConnectorInfo) -> dict[str, str]:
             messages[f"{p.name}.help"] = p.helpMessage
         if p.group:
             messages[f"{p.name}.group"] = p.group
-    return messages
+    return {key: message_format_escape(text) for key, text in messages.items()}
 
 
 def connector_info_to_legacy(info: ConnectorInfo, **defaults: Any) -> LegacyObject:
@@ -1489,7 +1515,7 @@ class RemoteConnectorInfo:
     display_name: str
     category: str | None
     messages: dict[str, str]
-    """The default locale's catalog (message key -> text)."""
+    """The default locale's catalog (message key -> text, as the Java side formats it)."""
     api_configuration: LegacyObject = field(repr=False)
     """The default APIConfiguration: set values with `set_property_values`, send `facade_key`."""
 
@@ -1509,7 +1535,11 @@ def _default_catalog(messages: Value) -> dict[str, str]:
             continue
         language = locale.fields.get("language") or ""
         if language in ("", "en") and (language == "" or not chosen):
-            chosen = {str(k): str(v) for k, v in catalog.entries if isinstance(k, str)}
+            chosen = {
+                k: message_format_unescape(v)
+                for k, v in catalog.entries
+                if isinstance(k, str) and isinstance(v, str)
+            }
     return chosen
 
 
