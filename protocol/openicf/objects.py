@@ -131,6 +131,7 @@ API_OPERATION_OF: Final[dict[OperationName, str]] = {
     "AUTHENTICATE": "AuthenticationApiOp",
     "SCRIPT_ON_CONNECTOR": "ScriptOnConnectorApiOp",
     "SCRIPT_ON_RESOURCE": "ScriptOnResourceApiOp",
+    "RESOLVEUSERNAME": "ResolveUsernameApiOp",
 }
 """Our operation names -> the serial names of the framework's API operation classes."""
 OPERATION_OF_API: Final[dict[str, OperationName]] = {v: k for k, v in API_OPERATION_OF.items()}

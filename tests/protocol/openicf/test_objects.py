@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -22,6 +22,7 @@ from protocol.values import (
     AttributeValue,
     ConnectorObject,
     GuardedString,
+    OperationName,
     OperationOptions,
     SortKey,
     SyncDelta,
@@ -367,6 +368,12 @@ def test_the_recorded_schema_decodes_to_ours() -> None:
         AttributeFlag.NOT_RETURNED_BY_DEFAULT,
     }
     assert schema.supportedObjectClassesByOperation["CREATE"] == ["__GROUP__", "__ACCOUNT__"]
+    assert "RESOLVEUSERNAME" in schema.supportedObjectClassesByOperation
+
+
+def test_every_operation_name_has_its_java_api_operation() -> None:
+    assert set(o.API_OPERATION_OF) == set(get_args(OperationName))
+    assert set(o.API_OPERATION_OF.values()) <= set(legacy.API_OPERATIONS)
 
 
 def test_our_schema_has_the_shape_java_sends() -> None:
