@@ -255,6 +255,7 @@ def decode_attributes(blob: bytes, where: str = "attributes") -> AttributeSet:
 _pack_int = struct.Struct(">i").pack
 _pack_long = struct.Struct(">q").pack
 _pack_double = struct.Struct(">d").pack
+_pack_into = struct.Struct(">i").pack_into
 
 
 def attributes_to_legacy(
@@ -311,12 +312,13 @@ _TRUE: Final = _pack_int(1) + b"\x01"
 _FALSE: Final = _pack_int(1) + b"\x00"
 _FOUR: Final = _pack_int(4)
 _EIGHT: Final = _pack_int(8)
-_layouts: dict[int, tuple[bytes, dict[int, bytes]]] = {}
+_layouts: dict[int, tuple[bytes, dict[int, bytes], int]] = {}
 _attribute_heads: dict[str, bytes] = {}
 
 
-def _layout(mask: int) -> tuple[bytes, dict[int, bytes]]:
-    """The header and pool for a set using the value types in `mask`, and each type's marker."""
+def _layout(mask: int) -> tuple[bytes, dict[int, bytes], int]:
+    """For a set using the value types in `mask`: its header and pool, each type's marker, and
+    the code of `String` (-1 when absent)."""
     found = _layouts.get(mask)
     if found is None:
         names = [*_FIXED_NAMES, *(t for i, t in enumerate(_VALUE_TYPES) if mask & (1 << i))]
@@ -329,16 +331,21 @@ def _layout(mask: int) -> tuple[bytes, dict[int, bytes]]:
             for i, t in enumerate(_VALUE_TYPES)
             if mask & (1 << i)
         }
-        found = _layouts[mask] = (b"".join(pool), markers)
+        string_code = names.index("String") if "String" in names else -1
+        found = _layouts[mask] = (b"".join(pool), markers, string_code)
     return found
 
 
 def _attribute_head(name: str) -> bytes:
-    """`Attribute` marker, its `name` field and the `Values` field tag (cached per name)."""
+    """4 bytes for the Attribute's length, its marker, its `name` field, the `Values` field tag,
+    4 bytes for its length and the List marker (cached per name)."""
     head = _attribute_heads.get(name)
     if head is None:
         raw = name.encode("utf-8")
-        head = _ATTRIBUTE_HEAD + _pack_int(len(raw) + 4) + _pack_int(len(raw)) + raw + _VALUES_FIELD
+        head = b"".join(
+            (b"\0\0\0\0", _ATTRIBUTE_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw)
+        )
+        head += _VALUES_FIELD + b"\0\0\0\0" + _LIST_HEAD
         if len(_attribute_heads) < 10_000:  # attribute names repeat; arbitrary ones do not grow it
             _attribute_heads[name] = head
     return head
@@ -387,50 +394,97 @@ def encode_attributes(
 ) -> bytes:
     """A legacy `Set<Attribute>`: the attributes, then `Name` and `Uid` when given.
 
-    The hot path of search and sync (one blob per object, docs/openicf-rpc.md §10): bytes are
-    assembled directly, over a pool laid out once per combination of value types.
+    The hot path of search and sync (one blob per object, docs/openicf-rpc.md §10): one pass
+    that computes every length arithmetically and joins once, over the pool layout of the value
+    types the previous set used; a set with a type outside it is written again with it added.
     """
-    mask = 0
-    staged: list[tuple[bytes, list[tuple[int, bytes] | None]]] = []
+    global _layout_guess
+    mask = _layout_guess
+    while True:
+        written = _write_attributes(attributes, uid, name, mask)
+        if isinstance(written, bytes):
+            _layout_guess = mask
+            return written
+        mask |= written
+
+
+_layout_guess = _STRING
+_STRING_ITEM = struct.Struct(">BiBiBii").pack
+"""An anonymous field holding a String object: tag, length, marker, code, tag, length, length."""
+
+
+def _write_attributes(
+    attributes: Mapping[str, Sequence[AttributeValue]],
+    uid: Uid | None,
+    name: str | None,
+    mask: int,
+) -> bytes | int:
+    """The blob, or the bit of a value type that `mask`'s layout lacks.
+
+    Written into one buffer: each length is reserved, then filled in once its content is there.
+    """
+    header, markers, string_code = _layout(mask)
+    buf = bytearray(header)
+    buf += _SET_HEAD
     for attr, values in attributes.items():
-        payloads: list[tuple[int, bytes] | None] = []
+        buf += b"F"
+        attribute_at = len(buf)
+        buf += _attribute_head(attr)  # with 4 bytes reserved for the Values length
+        list_at = len(buf) - 9  # the reserved Values length, before the List marker
         for value in values:
-            if value is None:
-                payloads.append(None)
+            if type(value) is str:
+                if string_code < 0:
+                    return _STRING
+                raw = value.encode("utf-8")
+                n = len(raw)
+                buf += _STRING_ITEM(0x46, n + 15, 0x3D, string_code, 0x46, n + 4, n)
+                buf += raw
+                buf += b"H"
+            elif value is None:
+                buf += _NULL_ITEM
             else:
                 bit, payload = _value_payload(value)
-                mask |= bit
-                payloads.append((bit, payload))
-        staged.append((_attribute_head(attr), payloads))
-    header, markers = _layout(mask)
-    parts = [header, _SET_HEAD]
-    for head, payloads in staged:
-        items = [_LIST_HEAD]
-        for item in payloads:
-            if item is None:
-                items.append(_NULL_ITEM)
-            else:
-                marker, payload = markers[item[0]], item[1]
-                items += (b"F", _pack_int(len(payload) + 7), marker, payload, b"H")
-        items.append(b"H")
-        listed = b"".join(items)
-        attribute = b"".join((head, _pack_int(len(listed)), listed, b"H"))
-        parts += (b"F", _pack_int(len(attribute)), attribute)
+                marker = markers.get(bit)
+                if marker is None:
+                    return bit
+                buf += b"F"
+                buf += _pack_int(len(payload) + 7)
+                buf += marker
+                buf += payload
+                buf += b"H"
+        buf += b"HH"  # END of the List, END of the Attribute
+        end = len(buf)
+        _pack_into(buf, list_at, end - list_at - 5)
+        _pack_into(buf, attribute_at, end - attribute_at - 4)
     if name is not None:
         raw = name.encode("utf-8")
-        named = b"".join((_NAME_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw, b"H"))
-        parts += (b"F", _pack_int(len(named)), named)
+        n = len(raw)
+        buf += b"F"
+        buf += _pack_int(n + 15)
+        buf += _NAME_HEAD
+        buf += _pack_int(n + 4)
+        buf += _pack_int(n)
+        buf += raw
+        buf += b"H"
     if uid is not None:
+        buf += b"F"
+        uid_at = len(buf)
+        buf += b"\0\0\0\0"
+        buf += _UID_HEAD
         raw = uid.value.encode("utf-8")
-        one = [_UID_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw]
+        buf += _pack_int(len(raw) + 4)
+        buf += _pack_int(len(raw))
+        buf += raw
         if uid.revision is not None:
             rev = uid.revision.encode("utf-8")
-            one += (_REVISION_FIELD, _pack_int(len(rev) + 4), _pack_int(len(rev)), rev)
-        one.append(b"H")
-        body = b"".join(one)
-        parts += (b"F", _pack_int(len(body)), body)
-    parts.append(b"H")
-    return b"".join(parts)
+            buf += _REVISION_FIELD
+            buf += _pack_int(len(rev) + 4)
+            buf += _pack_int(len(rev))
+            buf += rev
+        buf += b"H"
+        _pack_into(buf, uid_at, len(buf) - uid_at - 4)
+    buf += b"H"
+    return bytes(buf)
 
 
 def encode_object_attributes(obj: ConnectorObject) -> bytes:
