@@ -48,7 +48,12 @@ from protocol.configuration import (
 )
 from protocol.info import ConfigurationPropertyInfo, ConnectorInfo
 from protocol.openicf import legacy
-from protocol.openicf.guarded import GuardedByteArray, encrypt_string
+from protocol.openicf.guarded import (
+    GuardedByteArray,
+    GuardedCipherError,
+    decrypt_string,
+    encrypt_string,
+)
 from protocol.openicf.legacy import (
     BigInteger,
     Character,
@@ -82,6 +87,11 @@ from protocol.values import (
 )
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+NULL_MARKER_BYTE: Final = legacy.NULL_MARKER
+CLASS_MARKER_BYTE: Final = legacy.CLASS_MARKER
+ANONYMOUS_BYTE: Final = legacy.ANONYMOUS_FIELD
+NAMED_BYTE: Final = legacy.NAMED_FIELD
+END_BYTE: Final = legacy.END
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
@@ -154,10 +164,14 @@ def value_to_legacy(value: AttributeValue) -> Value:
 
 def value_from_legacy(value: Value, where: str) -> AttributeValue:
     """One legacy attribute value as ours; a value our model cannot hold is an error."""
-    if value is None or isinstance(value, str | bool | float | GuardedString):
-        return str(value) if isinstance(value, Character) else value
+    if value is None or isinstance(value, bool | GuardedString):
+        return value
+    if isinstance(value, str):
+        return str(value)  # a Character too
     if isinstance(value, int):
-        return int(value)
+        return int(value)  # Long, BigInteger, Byte
+    if isinstance(value, float):
+        return float(value)  # Float
     if isinstance(value, Decimal):
         return str(value)  # exact: a BigDecimal keeps its digits as text
     if isinstance(value, Typed) and value.type in ("URI", "File", "char"):
@@ -248,8 +262,155 @@ def attributes_from_legacy(value: Value, where: str = "attributes") -> Attribute
 
 @_model_errors
 def decode_attributes(blob: bytes, where: str = "attributes") -> AttributeSet:
-    """`CreateOpRequest.createAttributes`, `UpdateOpRequest.replaceAttributes`, ..."""
-    return attributes_from_legacy(_decode(blob, where), where)
+    """`CreateOpRequest.createAttributes`, `UpdateOpRequest.replaceAttributes`, a search hit's
+    and a sync delta's attributes.
+
+    A client reads one set per search hit, so the common shape (attributes of boxed scalars,
+    `Name`, `Uid`) is read straight from the bytes; anything else, or anything wrong, goes
+    through the full decoder, which gives the same result or the precise error.
+    """
+    try:
+        return _read_attribute_set(blob)
+    except (_Unusual, IndexError, struct.error, UnicodeDecodeError, GuardedCipherError):
+        return attributes_from_legacy(_decode(blob, where), where)
+
+
+class _Unusual(Exception):
+    """A set the direct reader leaves to the full decoder."""
+
+
+_unpack_int = struct.Struct(">i").unpack_from
+_unpack_long = struct.Struct(">q").unpack_from
+_unpack_double = struct.Struct(">d").unpack_from
+_BOXED_SCALARS: Final = frozenset(
+    {"String", "Integer", "Long", "Boolean", "Double", "Float", "Character", "BigInteger"}
+)
+
+
+def _read_string_at(data: bytes, start: int, stop: int) -> str:
+    """A string payload filling data[start:stop] exactly."""
+    (n,) = _unpack_int(data, start)
+    if n < 0 or start + 4 + n != stop:
+        raise _Unusual
+    return data[start + 4 : stop].decode("utf-8")
+
+
+def _read_scalar(data: bytes, pool: dict[int, str], pos: int, stop: int) -> AttributeValue:
+    """One boxed value object filling data[pos:stop]: marker, one anonymous field, END."""
+    if data[pos] == NULL_MARKER_BYTE and pos + 2 == stop and data[pos + 1] == END_BYTE:
+        return None
+    type_name = pool.get(_unpack_int(data, pos + 1)[0]) if data[pos] == CLASS_MARKER_BYTE else None
+    if data[pos + 5] != ANONYMOUS_BYTE or data[stop - 1] != END_BYTE:
+        raise _Unusual
+    (size,) = _unpack_int(data, pos + 6)
+    start, end = pos + 10, pos + 10 + size
+    if size < 0 or end != stop - 1:
+        raise _Unusual
+    if type_name == "String":
+        return _read_string_at(data, start, end)
+    if type_name == "Integer" and size == 4:
+        return int(_unpack_int(data, start)[0])
+    if type_name == "Boolean" and size == 1:
+        return data[start] != 0
+    if type_name == "Long" and size == 8:
+        return int(_unpack_long(data, start)[0])
+    if type_name in ("Double", "Float") and size == 8:
+        return float(_unpack_double(data, start)[0])
+    if type_name == "GuardedString":
+        (n,) = _unpack_int(data, start)
+        if n < 0 or start + 4 + n != end:
+            raise _Unusual
+        return decrypt_string(data[start + 4 : end])
+    raise _Unusual  # Character, BigInteger and the rest: the full decoder knows them
+
+
+def _read_fields(
+    data: bytes, pool: dict[int, str], pos: int, stop: int
+) -> dict[str, tuple[int, int]]:
+    """The named fields of an object whose marker ends at `pos`, up to its END at stop - 1."""
+    fields: dict[str, tuple[int, int]] = {}
+    while pos < stop - 1:
+        if data[pos] != NAMED_BYTE:
+            raise _Unusual
+        field_name = pool.get(_unpack_int(data, pos + 1)[0])
+        (size,) = _unpack_int(data, pos + 5)
+        start = pos + 9
+        if field_name is None or field_name in fields or size < 0 or start + size > stop - 1:
+            raise _Unusual
+        fields[field_name] = (start, start + size)
+        pos = start + size
+    if pos != stop - 1 or data[pos] != END_BYTE:
+        raise _Unusual
+    return fields
+
+
+def _read_attribute_set(data: bytes) -> AttributeSet:
+    pool, pos = legacy.read_pool(data)
+    end = len(data)
+    if data[pos] != CLASS_MARKER_BYTE or pool.get(_unpack_int(data, pos + 1)[0]) != "Set":
+        raise _Unusual
+    pos += 5
+    uid: Uid | None = None
+    name: str | None = None
+    attributes: dict[str, list[AttributeValue]] = {}
+    while data[pos] == ANONYMOUS_BYTE:
+        (size,) = _unpack_int(data, pos + 1)
+        start, stop = pos + 5, pos + 5 + size
+        if size < 6 or stop > end or data[start] != CLASS_MARKER_BYTE:
+            raise _Unusual
+        kind = pool.get(_unpack_int(data, start + 1)[0])
+        if kind == "Attribute":
+            fields = _read_fields(data, pool, start + 5, stop)
+            if set(fields) != {"name", "Values"}:
+                raise _Unusual
+            attr = _read_string_at(data, *fields["name"])
+            if not attr or attr in attributes or attr in (NAME, UID):
+                raise _Unusual
+            v_start, v_stop = fields["Values"]
+            values: list[AttributeValue] = []
+            if data[v_start] == NULL_MARKER_BYTE and v_stop == v_start + 2:
+                pass  # a null Values: the attribute is cleared
+            elif pool.get(_unpack_int(data, v_start + 1)[0]) == "List" and data[v_start] == 0x3D:
+                at = v_start + 5
+                while data[at] == ANONYMOUS_BYTE:
+                    (item,) = _unpack_int(data, at + 1)
+                    if item < 2 or at + 5 + item > v_stop - 1:
+                        raise _Unusual
+                    values.append(_read_scalar(data, pool, at + 5, at + 5 + item))
+                    at += 5 + item
+                if at != v_stop - 1 or data[at] != END_BYTE:
+                    raise _Unusual
+            else:
+                raise _Unusual
+            attributes[attr] = values
+        elif kind == "Name":
+            name_value = _read_scalar_of(data, start, stop)
+            name = name_value
+        elif kind == "Uid":
+            fields = _read_fields(data, pool, start + 5, stop)
+            if "uid" not in fields or not set(fields) <= {"uid", "revision"}:
+                raise _Unusual
+            value = _read_string_at(data, *fields["uid"])
+            revision = _read_string_at(data, *fields["revision"]) if "revision" in fields else None
+            if not value:
+                raise _Unusual
+            uid = Uid(value=value, revision=revision)
+        else:
+            raise _Unusual
+        pos = stop
+    if data[pos] != END_BYTE or pos + 1 != end:
+        raise _Unusual
+    return AttributeSet(uid, name, attributes)
+
+
+def _read_scalar_of(data: bytes, start: int, stop: int) -> str:
+    """The string inside a `Name` object filling data[start:stop]."""
+    if data[start + 5] != ANONYMOUS_BYTE or data[stop - 1] != END_BYTE:
+        raise _Unusual
+    (size,) = _unpack_int(data, start + 6)
+    if size < 0 or start + 10 + size != stop - 1:
+        raise _Unusual
+    return _read_string_at(data, start + 10, stop - 1)
 
 
 _pack_int = struct.Struct(">i").pack
