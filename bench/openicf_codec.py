@@ -7,7 +7,8 @@ No sockets: this measures the pure codecs (docs/openicf-rpc.md §9.1, §10) on t
 side by side, so the ratios hold on a noisy machine where the absolute figures do not:
 
 1. encoding a search hit: the JSON protocol serialises each object into its part; the OpenICF
-   protocol writes a protobuf `RemoteMessage` per object around a legacy `Set<Attribute>`;
+   protocol writes a `RemoteMessage` per object (`search_hit_message`) around a legacy
+   `Set<Attribute>`;
 2. decoding it again on the client side: a JSON search part of 100 objects (per object), and
    one OpenICF message into our `ConnectorObject`;
 3. the facade key every OpenICF request carries: decoding it, against a hit in a cache keyed by
@@ -31,9 +32,7 @@ from protocol.codec import decode as json_decode
 from protocol.configuration import ConfigurationValue, ConnectorKey
 from protocol.info import ConfigurationPropertyInfo, ConnectorInfo
 from protocol.openicf import objects
-from protocol.openicf.proto.operations_pb2 import OperationResponse, SearchOpResponse
-from protocol.openicf.proto.rpc_pb2 import RemoteMessage, RPCResponse
-from protocol.openicf.wire import parse_message
+from protocol.openicf.wire import parse_message, search_hit_message
 from protocol.values import ConnectorObject, GuardedString, Uid
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
