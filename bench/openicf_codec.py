@@ -70,11 +70,8 @@ def _json_hit(obj: ConnectorObject) -> bytes:
 
 
 def _openicf_hit(obj: ConnectorObject, sequence: int = 1) -> bytes:
-    hit = SearchOpResponse(
-        sequence=sequence, connectorObject=objects.connector_object_to_proto(obj)
-    )
-    response = RPCResponse(operationResponse=OperationResponse(searchOpResponse=hit))
-    return RemoteMessage(messageId=7, response=response).SerializeToString()
+    attributes = objects.encode_object_attributes(obj)
+    return search_hit_message(7, sequence, obj.objectClass, attributes)
 
 
 def _json_part(hits: list[bytes]) -> bytes:
