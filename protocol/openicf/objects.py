@@ -1303,6 +1303,9 @@ _JAVA_PROPERTY_TYPE: Final = {
 }
 
 
+_BOXED: Final = {"int": "Integer", "double": "Double", "boolean": "Boolean"}
+
+
 def java_property_type(type_name: str) -> str:
     """A configuration property's type as `protocol.info` names it -> its Java class name.
 
@@ -1585,6 +1588,8 @@ def _property_to_legacy(
     java_type = java_property_type(info.type)
     if info.confidential and info.type == "string":
         java_type = "GuardedString"
+    if info.defaultValue is None and java_type in _BOXED:
+        java_type = _BOXED[java_type]  # a Java primitive cannot be unset: `Integer`, not `int`
     return LegacyObject(
         "ConfigurationProperty",
         {

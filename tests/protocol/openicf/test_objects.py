@@ -596,6 +596,7 @@ HUBSPOT = ConnectorInfo(
             name="refreshToken", type="guardedString", confidential=True, order=3
         ),
         ConfigurationPropertyInfo(name="pageSize", type="integer", defaultValue=100, order=4),
+        ConfigurationPropertyInfo(name="proxyPort", type="integer", order=4),
         ConfigurationPropertyInfo(name="archived", type="boolean", defaultValue=False, order=5),
         ConfigurationPropertyInfo(
             name="objectTypes", type="array<string>", defaultValue=["contacts"], order=6
@@ -663,6 +664,7 @@ def test_our_connector_info_tells_idm_the_types_texts_and_operations() -> None:
         "clientSecret": "GuardedString",
         "refreshToken": "GuardedString",
         "pageSize": "int",
+        "proxyPort": "Integer",  # no default: a boxed type, which can be null
         "archived": "boolean",
         "objectTypes": "Array<String>",
     }
