@@ -1682,11 +1682,10 @@ def connector_messages(info: ConnectorInfo) -> dict[str, str]:
     if info.category:
         messages[category_key] = info.category
     for p in info.configurationProperties:
+        # every key resolves: the Java side shows an unresolved key as it is ("x.help")
         messages[f"{p.name}.display"] = p.displayName or p.name
-        if p.helpMessage:
-            messages[f"{p.name}.help"] = p.helpMessage
-        if p.group:
-            messages[f"{p.name}.group"] = p.group
+        messages[f"{p.name}.help"] = p.helpMessage or ""
+        messages[f"{p.name}.group"] = p.group or ""
     return {key: message_format_escape(text) for key, text in messages.items()}
 
 

@@ -655,6 +655,10 @@ def test_our_connector_info_tells_idm_the_types_texts_and_operations() -> None:
     assert info.display_name == "HubSpot Connector" and info.category == "CRM"
     assert info.messages["clientId.display"] == "Client ID"
     assert info.messages["clientId.help"] == "The app's client id."
+    for prop in HUBSPOT.configurationProperties:  # every key the properties name resolves
+        for suffix in ("display", "help", "group"):
+            assert f"{prop.name}.{suffix}" in info.messages
+    assert info.messages["refreshToken.display"] == "refreshToken"  # no display name: the name
     tree = legacy.decode(o.encode_connector_infos([HUBSPOT]))
     assert "The app''s client id." in repr(tree)  # a MessageFormat pattern on the wire
     config = info.configuration()
