@@ -368,7 +368,10 @@ def _read_attribute_set(data: bytes) -> AttributeSet:
                 raise _Unusual
             v_start, v_stop = fields["Values"]
             values: list[AttributeValue] = []
-            if data[v_start] == NULL_MARKER_BYTE and v_stop == v_start + 2:
+            if (
+                data[v_start] == NULL_MARKER_BYTE
+                and data[v_start + 1] == END_BYTE == data[v_stop - 1]
+            ):
                 pass  # a null Values: the attribute is cleared
             elif pool.get(_unpack_int(data, v_start + 1)[0]) == "List" and data[v_start] == 0x3D:
                 at = v_start + 5
@@ -468,7 +471,8 @@ _LIST_HEAD: Final = b"=" + _pack_int(4)
 _NAME_HEAD: Final = b"=" + _pack_int(5) + b"F"
 _UID_HEAD: Final = b"=" + _pack_int(6) + b"G" + _pack_int(7)
 _REVISION_FIELD: Final = b"G" + _pack_int(8)
-_NULL_ITEM: Final = b"F" + _pack_int(2) + b"<H"
+_NULL_OBJECT: Final = b"<H"
+_NULL_ITEM: Final = b"F" + _pack_int(2) + _NULL_OBJECT
 _TRUE: Final = _pack_int(1) + b"\x01"
 _FALSE: Final = _pack_int(1) + b"\x00"
 _FOUR: Final = _pack_int(4)

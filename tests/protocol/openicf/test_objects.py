@@ -713,3 +713,20 @@ def test_a_configuration_change_event_matches_java() -> None:
 @pytest.mark.parametrize("text", ["plain", "it's", "{0} braces }", "''", "a'b'c{d}"])
 def test_catalog_texts_survive_java_message_format(text: str) -> None:
     assert o.message_format_unescape(o.message_format_escape(text)) == text
+
+
+def test_the_direct_attribute_reader_agrees_with_the_full_decoder() -> None:
+    blobs = [
+        r.searchOpResponse.connectorObject.attributes
+        for s in ("06-search", "07-search-cancel")
+        for r in _responses(s)
+        if r.searchOpResponse.HasField("connectorObject")
+    ]
+    blobs += [
+        op.updateOpRequest.replaceAttributes
+        for op in _ops("05-update")
+        if op.HasField("updateOpRequest")
+    ]
+    blobs += [o.encode_attributes({"a": [None, 1, 2**40, 1.5, True, GuardedString("s")], "b": []})]
+    for blob in blobs:
+        assert o.decode_attributes(blob) == o.attributes_from_legacy(legacy.decode(blob))
