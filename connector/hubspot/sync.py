@@ -65,7 +65,9 @@ ALL: Final = "__ALL__"
 TOKEN_PREFIX: Final = "hs1."  # noqa: S105 - a format tag, not a secret
 LIST_PAGE: Final = 100
 PAGE_OUT: Final = 200
-"""Deltas sent to the server per SyncPage."""
+PAGE_OUT_BYTES: Final = 256 * 1024
+"""Deltas sent to the server per SyncPage: at most this many, tokens of about this size."""
+MID_SYNC_DEDUP_MAX: Final = 1000
 
 
 def sync_classes(object_class: str) -> tuple[str, ...]:
@@ -105,13 +107,7 @@ class ClassState:
 
     def to_json(self) -> list[Any]:
         h, a = self.horizon, self.archived_since
-        return [
-            h,
-            self.known,
-            a,
-            [[int(i), m - h] for i, m in sorted(self.delivered.items(), key=_by_id)],
-            [[int(i), t - a] for i, t in sorted(self.deleted.items(), key=_by_id)],
-        ]
+        return [h, self.known, a, _pack(self.delivered, h), _pack(self.deleted, a)]
 
     @classmethod
     def from_json(cls, data: Any) -> ClassState:
@@ -119,17 +115,37 @@ class ClassState:
         numbers = (h, known, a)
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
             raise ValueError("not numbers")
-        return cls(
-            h,
-            known,
-            a,
-            {str(int(i)): h + int(m) for i, m in delivered},
-            {str(int(i)): a + int(t) for i, t in deleted},
-        )
+        return cls(h, known, a, _unpack(delivered, h), _unpack(deleted, a))
+
+    def snapshot(self) -> ClassState:
+        """The state for a delta's token in the middle of a sync: when many recent changes
+        were delivered, they are left out (a sync resumed from there delivers them again;
+        the last token of a sync always holds them), so that tokens stay small."""
+        if len(self.delivered) + len(self.deleted) <= MID_SYNC_DEDUP_MAX:
+            return self.copy()
+        return ClassState(self.horizon, self.known, self.archived_since)
 
 
-def _by_id(item: tuple[str, int]) -> int:
-    return int(item[0])
+def _pack(times: dict[str, int], base: int) -> list[list[int]]:
+    """id -> time as [id gaps, time gaps] in id order: bulk changes pack to small numbers."""
+    ids, offsets, last_id, last_offset = [], [], 0, 0
+    for id_, at in sorted(((int(i), t) for i, t in times.items())):
+        ids.append(id_ - last_id)
+        offsets.append(at - base - last_offset)
+        last_id, last_offset = id_, at - base
+    return [ids, offsets]
+
+
+def _unpack(packed: Any, base: int) -> dict[str, int]:
+    ids, offsets = packed
+    if len(ids) != len(offsets):
+        raise ValueError("ids and times differ in length")
+    out: dict[str, int] = {}
+    id_, offset = 0, 0
+    for id_gap, offset_gap in zip(ids, offsets, strict=True):
+        id_, offset = id_ + int(id_gap), offset + int(offset_gap)
+        out[str(id_)] = base + offset
+    return out
 
 
 def fingerprint(config: HubspotConfiguration) -> str:
@@ -272,6 +288,7 @@ class LiveSync:
         current = {c: s.copy() for c, s in states.items()}
         heads: dict[str, _Item] = {}
         batch: list[SyncDelta] = []
+        size = 0
         try:
             for c, stream in streams.items():
                 heads[c] = await anext(stream)
@@ -286,9 +303,10 @@ class LiveSync:
                     update={"token": encode_token(self.key, object_class, current)}
                 )
                 batch.append(delta)
-                if len(batch) >= PAGE_OUT:
+                size += len(str(delta.token.value)) + 1024
+                if len(batch) >= PAGE_OUT or size >= PAGE_OUT_BYTES:
                     yield SyncPage(batch)
-                    batch = []
+                    batch, size = [], 0
                 heads[c] = await anext(streams[c])
         finally:
             for stream in streams.values():
@@ -359,7 +377,7 @@ class LiveSync:
                         uid=connector_object.uid,
                         connectorObject=connector_object,
                     ),
-                    state.copy(),
+                    state.snapshot(),
                 )
         final_horizon = max(start.horizon, settled)
         if final_horizon > state.horizon:
@@ -383,7 +401,7 @@ class LiveSync:
                         objectClass=crm.object_class,
                         uid=Uid(value=id_),
                     ),
-                    state.copy(),
+                    state.snapshot(),
                 )
             # An archive made while the list was being read may sit on a page already read:
             # the next scan looks that far back again (and drops what it delivered).
