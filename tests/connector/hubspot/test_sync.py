@@ -146,3 +146,31 @@ async def test_the_schema_lists_sync_and_the_association_attributes(
     company = schema.object_class("company")
     assert company is not None and company.attribute("contacts") is not None
     assert "SYNC" in connector.supported_operations()
+
+
+@pytest.mark.parametrize("spread", [0, 1], ids=["one-millisecond", "a-millisecond-apart"])
+async def test_more_than_ten_thousand_changes_are_delivered_exactly(
+    connector: HubspotConnector, emu: Emulator, spread: int
+) -> None:
+    """Past search's 10,000-result cap: 10,150 changes, in one millisecond or spread out."""
+    token = await connector.latest_sync_token("contact")
+    contacts = emu.store.contacts
+    seeded = list(contacts.live())
+    same_ms = emu.clock.now_ms()
+    first_id = seeded[-1].id + 1
+    loaded = [str(first_id + n) for n in range(10_150)]
+    for n, id_ in enumerate(loaded):
+        at = same_ms - 20_000 + n * spread
+        contacts.load(int(id_), {"email": f"bulk{n}@example.com"}, at, at)
+    updated = [str(r.id) for r in seeded]
+    for record in seeded:
+        contacts.update(record, {"firstname": "Bulk"})
+
+    deltas, token = await poll(connector, "contact", token, OperationOptions(attributesToGet=[]))
+    ids = [d.uid.value for d in deltas]
+    assert len(ids) == len(set(ids)) == 10_150 + len(seeded)
+    assert ids[:10_150] == loaded
+    assert ids[10_150:] == updated  # in order of change
+    assert {d.deltaType for d in deltas[:10_150]} == {SyncDeltaType.CREATE}
+    again, _ = await poll(connector, "contact", token)
+    assert again == []
