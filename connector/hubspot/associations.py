@@ -316,15 +316,7 @@ class LinkedObjects:
     async def update(
         self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
     ) -> Uid:
-        properties, links = split(object_class, attributes)
-        if properties or not links:
-            uid = await self.objects.update(object_class, uid, properties, options)
-        elif uid.revision is not None:
-            await self._check(object_class, uid)
-        if not links:
-            return uid
-        await self.associations.write(object_class, uid.value, links, mode="REPLACE")
-        return await self._revision(object_class, uid)
+        return await self._modify(object_class, uid, attributes, options, mode="REPLACE")
 
     async def add_attribute_values(
         self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
@@ -345,16 +337,15 @@ class LinkedObjects:
         *,
         mode: str,
     ) -> Uid:
+        """The properties through `CrmObjects` (which checks the revision), then the links."""
         properties, links = split(object_class, attributes)
         if properties or not links:
-            if mode == "ADD":
-                uid = await self.objects.add_attribute_values(
-                    object_class, uid, properties, options
-                )
-            else:
-                uid = await self.objects.remove_attribute_values(
-                    object_class, uid, properties, options
-                )
+            write = {
+                "REPLACE": self.objects.update,
+                "ADD": self.objects.add_attribute_values,
+                "REMOVE": self.objects.remove_attribute_values,
+            }[mode]
+            uid = await write(object_class, uid, properties, options)
         elif uid.revision is not None:
             await self._check(object_class, uid)
         if not links:

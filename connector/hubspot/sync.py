@@ -54,6 +54,7 @@ from connector.hubspot.values import ObjectReader
 from protocol.errors import IllegalArgumentException, UnsupportedOperationException
 from protocol.values import (
     UID,
+    ConnectorObject,
     OperationOptions,
     SyncDelta,
     SyncDeltaType,
@@ -223,6 +224,27 @@ class _Item:
     state: ClassState
 
 
+def _item(
+    at: int,
+    kind: SyncDeltaType,
+    uid: Uid,
+    obj: ConnectorObject | None,
+    state: ClassState,
+    object_class: str | None = None,
+) -> _Item:
+    """A delta at time `at`, its token to be set when it is sent."""
+    object_class = obj.objectClass if obj is not None else object_class
+    assert object_class is not None
+    delta = SyncDelta(
+        token=SyncToken(value=""),
+        deltaType=kind,
+        objectClass=object_class,
+        uid=uid,
+        connectorObject=obj,
+    )
+    return _Item(at, object_class, delta, state.snapshot())
+
+
 class LiveSync:
     """SyncOp for contacts and companies."""
 
@@ -367,18 +389,8 @@ class LiveSync:
                     state.horizon = horizon
                     state.delivered = {i: m for i, m in state.delivered.items() if m > horizon}
                 state.delivered[id_] = modified
-                yield _Item(
-                    modified,
-                    crm.object_class,
-                    SyncDelta(
-                        token=SyncToken(value=""),
-                        deltaType=SyncDeltaType.CREATE if is_new else SyncDeltaType.UPDATE,
-                        objectClass=crm.object_class,
-                        uid=connector_object.uid,
-                        connectorObject=connector_object,
-                    ),
-                    state.snapshot(),
-                )
+                kind = SyncDeltaType.CREATE if is_new else SyncDeltaType.UPDATE
+                yield _item(modified, kind, connector_object.uid, connector_object, state)
         final_horizon = max(start.horizon, settled)
         if final_horizon > state.horizon:
             state.horizon = final_horizon
@@ -392,17 +404,8 @@ class LiveSync:
                 if created <= start.horizon or id_ in start.delivered or id_ in seen:
                     state.known -= 1  # the reader knew this one
                 state.deleted[id_] = archived_at
-                yield _Item(
-                    archived_at,
-                    crm.object_class,
-                    SyncDelta(
-                        token=SyncToken(value=""),
-                        deltaType=SyncDeltaType.DELETE,
-                        objectClass=crm.object_class,
-                        uid=Uid(value=id_),
-                    ),
-                    state.snapshot(),
-                )
+                uid = Uid(value=id_)
+                yield _item(archived_at, SyncDeltaType.DELETE, uid, None, state, crm.object_class)
             # An archive made while the list was being read may sit on a page already read:
             # the next scan looks that far back again (and drops what it delivered).
             since = max(start.archived_since, scan_started - self.look_back_ms)

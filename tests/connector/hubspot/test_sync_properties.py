@@ -10,19 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client.connection import Facade, RcsClient
-from connector.hubspot import HubspotConnector
-from connector.registry import ConnectorRegistry
+from client.connection import Facade
 from emulator import Emulator, EmulatorSettings, run_emulator
-from protocol.configuration import InlineConfiguration
 from protocol.values import ConnectorObject, OperationOptions, SyncDeltaType, SyncToken
-from server.app import ConnectorServer, HostedConfiguration
-from server.keyhash import hash_key
-from server.settings import ServerSettings
 
-from .conftest import properties_for
+from .conftest import properties_for, serving
 
-KEY = "sync-key"
 INDEXING_DELAY_S = 0.2
 LOOK_BACK_S = "0.5"  # longer than the indexing delay, as it must be
 WANTED = OperationOptions(
@@ -157,23 +150,8 @@ async def _scenario(steps: list[tuple[Any, ...]]) -> None:
     )
     async with run_emulator(emulator_settings) as emu:
         properties = properties_for(emu, syncLookBackSeconds=LOOK_BACK_S)
-        hosted = HostedConfiguration(
-            name="hubspot",
-            connector_ref=HubspotConnector.connector_key,
-            configuration=InlineConfiguration.model_validate(
-                {"configurationProperties": properties}
-            ),
-        )
-        server_settings = ServerSettings(
-            host="127.0.0.1", port=0, key_hash=hash_key(KEY), auth_failure_delay_s=0.0
-        )
-        async with (
-            ConnectorServer(
-                server_settings, ConnectorRegistry([HubspotConnector]), {"hubspot": hosted}
-            ) as server,
-            await RcsClient.connect(server.url, KEY) as client,
-        ):
-            reader = Reader(await client.facade("hubspot"))
+        async with serving(properties) as (_, hubspot):
+            reader = Reader(hubspot)
             await reader.start()
             counter = [0]
             for step in steps:
