@@ -352,7 +352,8 @@ class LiveSync:
         properties = list(dict.fromkeys(properties))
 
         start = state.copy()
-        settled = _now_ms() - self.look_back_ms
+        polled = _now_ms()
+        settled = polled - self.look_back_ms
         new_ids: set[str] = set()
         seen: dict[str, int] = {}  # delivered in this poll: id -> last-modified ms
         pages, live_total = await self._changes(crm, start.horizon, properties)
@@ -398,7 +399,10 @@ class LiveSync:
 
         if live_total is None or live_total != start.known + len(new_ids):
             scan_started = _now_ms()
+            archived_since_poll = 0
             for id_, created, archived_at in await self._archived(crm):
+                if archived_at >= polled > created:  # counted by the search, gone since
+                    archived_since_poll += 1
                 if archived_at <= start.archived_since or id_ in start.deleted:
                     continue
                 if created <= start.horizon or id_ in start.delivered or id_ in seen:
@@ -411,6 +415,10 @@ class LiveSync:
             since = max(start.archived_since, scan_started - self.look_back_ms)
             state.archived_since = since
             state.deleted = {i: t for i, t in state.deleted.items() if t > since}
+            if live_total is not None:
+                # The count the search saw, less what was archived after it: the count is set
+                # right again even if it had drifted (a sync resumed from a mid-sync token).
+                state.known = live_total - archived_since_poll
         yield _Item(0, crm.object_class, None, state.copy())
 
     # -- reading HubSpot ----------------------------------------------------------------------

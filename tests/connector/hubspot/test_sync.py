@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.hubspot import HubspotConnector
+from connector.hubspot.sync import decode_token, encode_token, fingerprint
 from emulator import Emulator, EmulatorSettings
 from protocol.errors import IllegalArgumentException, UnsupportedOperationException
 from protocol.values import OperationOptions, SyncDelta, SyncDeltaType, SyncToken
@@ -174,3 +175,22 @@ async def test_more_than_ten_thousand_changes_are_delivered_exactly(
     assert {d.deltaType for d in deltas[:10_150]} == {SyncDeltaType.CREATE}
     again, _ = await poll(connector, "contact", token)
     assert again == []
+
+
+async def test_a_drifted_count_is_set_right_by_the_next_archive_scan(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    """A token whose count of known objects is wrong (as after a sync resumed from a mid-sync
+    delta) costs one archive scan, after which polls are one call again."""
+    token = await connector.latest_sync_token("contact")
+    assert token is not None
+    key = fingerprint(connector.configuration)
+    states = decode_token(token, key, "contact")
+    states["contact"].known += 5
+    drifted = encode_token(key, "contact", states)
+    before = calls(emu)
+    deltas, token = await poll(connector, "contact", drifted)
+    assert deltas == [] and calls(emu) - before == 2  # the search, then the archived list
+    before = calls(emu)
+    deltas, token = await poll(connector, "contact", token)
+    assert deltas == [] and calls(emu) - before == 1
