@@ -47,6 +47,7 @@ from typing import Any, Final
 from connector.base import SyncPage
 from connector.hubspot.associations import Associations, association_names
 from connector.hubspot.configuration import HubspotConfiguration
+from connector.hubspot.planner import with_cursor
 from connector.hubspot.schema import CRM_TYPES, CrmType, PropertyCatalog
 from connector.hubspot.search import SEARCH_PAGE
 from connector.hubspot.shared import HubspotShared
@@ -493,14 +494,10 @@ class LiveSync:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Every object last modified at `modified`, by `hs_object_id` keyset."""
         cursor: str | None = None
+        tied = [{"propertyName": crm.last_modified, "operator": "EQ", "value": str(modified)}]
         while True:
-            filters = [
-                {"propertyName": crm.last_modified, "operator": "EQ", "value": str(modified)}
-            ]
-            if cursor is not None:
-                filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": cursor})
             body = await self._search(
-                crm, filters, "hs_object_id", ascending=True, properties=properties
+                crm, tied, "hs_object_id", ascending=True, properties=properties, after_id=cursor
             )
             results = body.get("results") or []
             page = [r for r in results if str(r["id"]) not in done]
@@ -518,18 +515,18 @@ class LiveSync:
         *,
         ascending: bool,
         properties: Sequence[str],
-        after: int = 0,
+        after_id: str | None = None,
     ) -> dict[str, Any]:
+        """One search page of 200; `after_id` adds the planner's `hs_object_id` keyset cursor."""
+        groups = [tuple(filters)] if filters else []
         request: dict[str, Any] = {
-            "filterGroups": [{"filters": list(filters)}] if filters else [],
+            "filterGroups": with_cursor(groups, after_id),
             "sorts": [
                 {"propertyName": sort, "direction": "ASCENDING" if ascending else "DESCENDING"}
             ],
             "properties": list(properties),
             "limit": SEARCH_PAGE,
         }
-        if after:
-            request["after"] = str(after)
         answer = await self.http.request(
             "POST",
             f"/crm/v3/objects/{crm.path}/search",
