@@ -194,3 +194,28 @@ async def test_a_drifted_count_is_set_right_by_the_next_archive_scan(
     before = calls(emu)
     deltas, token = await poll(connector, "contact", token)
     assert deltas == [] and calls(emu) - before == 1
+
+
+async def test_changes_just_before_the_latest_token_are_not_delivered(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    """More than a search page of recent changes before the token: all taken as seen."""
+    for n in range(250):
+        emu.store.contacts.create({"email": f"before{n}@example.com"})
+    token = await connector.latest_sync_token("contact")
+    after = emu.store.contacts.create({"email": "after@example.com"})
+    deltas, _ = await poll(connector, "contact", token)
+    assert [d.uid.value for d in deltas] == [str(after.id)]
+
+
+async def test_without_a_token_every_object_is_delivered(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    deltas, token = await poll(connector, "company", None)
+    assert [d.uid.value for d in deltas] == sorted(
+        (str(r.id) for r in emu.store.companies.live()),
+        key=lambda i: emu.store.companies.get(int(i)).updated_ms,  # type: ignore[union-attr]
+    )
+    assert {d.deltaType for d in deltas} == {SyncDeltaType.CREATE}
+    again, _ = await poll(connector, "company", token)
+    assert again == []
