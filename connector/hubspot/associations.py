@@ -96,6 +96,17 @@ def _ids(attribute: str, values: Sequence[AttributeValue]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def _check_primary(name: str, ids: list[str], mode: str) -> None:
+    if mode != "REPLACE":
+        raise InvalidAttributeValueException(
+            f"attribute '{name}' is single-valued; use a REPLACE update"
+        )
+    if len(ids) > 1:
+        raise InvalidAttributeValueException(
+            f"attribute '{name}' takes one company id, got {len(ids)}"
+        )
+
+
 class Associations:
     """Reads and writes the association attributes of contacts and companies."""
 
@@ -156,6 +167,35 @@ class Associations:
             for o in objects
         ]
 
+    async def check(self, object_class: str, attributes: Attributes, *, mode: str) -> None:
+        """Refuse what cannot be written, and ids of objects HubSpot does not have, before
+        anything is written (one batch read per 100 ids), so a write is not left half done."""
+        table = ASSOCIATION_ATTRIBUTES[object_class]
+        by_path: dict[str, list[str]] = {}
+        for name, values in attributes.items():
+            ids = _ids(name, values)
+            if table[name].primary_only:
+                _check_primary(name, ids, mode)
+            if mode != "REMOVE":
+                by_path.setdefault(table[name].to_path, []).extend(ids)
+        for to_path, ids in by_path.items():
+            ids = list(dict.fromkeys(ids))
+            for start in range(0, len(ids), BATCH_WRITE_MAX):
+                batch = ids[start : start + BATCH_WRITE_MAX]
+                answer = await self.http.request(
+                    "POST",
+                    f"/crm/v3/objects/{to_path}/batch/read",
+                    json_body={"inputs": [{"id": i} for i in batch], "properties": []},
+                    expect=frozenset({207, 404}),
+                    action=f"look up {to_path} {', '.join(batch)}",
+                )
+                found = {str(r.get("id")) for r in (answer.body or {}).get("results") or []}
+                missing = [i for i in batch if i not in found]
+                if missing:
+                    raise UnknownUidException(
+                        f"HubSpot has no {to_path} {', '.join(missing)}; nothing was written"
+                    )
+
     async def write(
         self, object_class: str, id_: str, attributes: Attributes, *, mode: str
     ) -> None:
@@ -165,14 +205,7 @@ class Associations:
             attr = table[name]
             ids = _ids(name, values)
             if attr.primary_only:
-                if mode != "REPLACE":
-                    raise InvalidAttributeValueException(
-                        f"attribute '{name}' is single-valued; use a REPLACE update"
-                    )
-                if len(ids) > 1:
-                    raise InvalidAttributeValueException(
-                        f"attribute '{name}' takes one company id, got {len(ids)}"
-                    )
+                _check_primary(name, ids, mode)
                 await self._set_primary(id_, ids[0] if ids else None)
                 continue
             if mode == "ADD":
@@ -306,8 +339,9 @@ class LinkedObjects:
         self, object_class: str, attributes: Attributes, options: OperationOptions
     ) -> Uid:
         properties, links = split(object_class, attributes)
-        uid = await self.objects.create(object_class, properties, options)
         links = {k: v for k, v in links.items() if v}
+        await self.associations.check(object_class, links, mode="REPLACE")
+        uid = await self.objects.create(object_class, properties, options)
         if not links:
             return uid
         await self.associations.write(object_class, uid.value, links, mode="REPLACE")
@@ -339,6 +373,7 @@ class LinkedObjects:
     ) -> Uid:
         """The properties through `CrmObjects` (which checks the revision), then the links."""
         properties, links = split(object_class, attributes)
+        await self.associations.check(object_class, links, mode=mode)
         if properties or not links:
             write = {
                 "REPLACE": self.objects.update,

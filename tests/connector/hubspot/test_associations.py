@@ -85,7 +85,7 @@ async def test_full_reads_do_not_call_the_associations_api(
     assert {o.uid.value for o in objects if o.attributes["companies"]} == tied
 
 
-async def test_bad_values_are_refused_clearly(connector: HubspotConnector) -> None:
+async def test_bad_values_are_refused_clearly(connector: HubspotConnector, emu: Emulator) -> None:
     uid = await connector.create("contact", {"__NAME__": ["bad@example.com"]}, OperationOptions())
     with pytest.raises(InvalidAttributeValueException, match="HubSpot ids"):
         await connector.update("contact", uid, {"companies": ["acme"]}, OperationOptions())
@@ -93,8 +93,19 @@ async def test_bad_values_are_refused_clearly(connector: HubspotConnector) -> No
         await connector.add_attribute_values(
             "contact", uid, {"primaryCompany": ["1"]}, OperationOptions()
         )
-    with pytest.raises(UnknownUidException, match="no such object"):
-        await connector.update("contact", uid, {"companies": ["999999"]}, OperationOptions())
+    with pytest.raises(UnknownUidException, match="no companies 999999; nothing was written"):
+        await connector.update(
+            "contact", uid, {"firstname": ["Kept"], "companies": ["999999"]}, OperationOptions()
+        )
+    with pytest.raises(UnknownUidException, match="no companies 999998"):
+        await connector.create(
+            "contact",
+            {"__NAME__": ["half@example.com"], "companies": ["999998"]},
+            OperationOptions(),
+        )
+    assert emu.store.contacts.find("email", "half@example.com") is None
+    record = emu.store.contacts.find("email", "bad@example.com")
+    assert record is not None and "firstname" not in record.props
     with pytest.raises(InvalidAttributeValueException, match="cannot search on companies"):
         async for _ in connector.search(
             "contact", Equals(attribute="companies", value="1"), OperationOptions()
