@@ -349,7 +349,7 @@ class LiveSync:
         else:
             names = association_names(crm.object_class)
             properties = [catalog.property_name(a) for a in wanted if a != UID and a not in names]
-            properties += [crm.name_property, crm.last_modified, "createdate"]
+            properties += [crm.name_property, crm.last_modified]
         properties = list(dict.fromkeys(properties))
 
         start = state.copy()
