@@ -381,19 +381,25 @@ async def cmd_sync(client: RcsClient, args: argparse.Namespace, out: TextIO) -> 
     line each, then `{"token": ...}`, where the next poll resumes. `--follow` polls every
     `--interval` seconds, as IDM's live-sync schedule does, until Ctrl-C."""
     facade = await facade_for(client, args)
-    options = _options(args)
+    declared = await idm_type(client, args)
+    names = names_of(declared, args)
+    options = _options(args, names)
+    object_class = names.native_type
     token = None if args.token is None else SyncToken(value=_token_value(args.token))
     if token is None:
-        token = await facade.latest_sync_token(args.object_class, timeout_s=args.timeout)
+        token = await facade.latest_sync_token(object_class, timeout_s=args.timeout)
         emit({"token": None if token is None else token.value}, out)
         if not args.follow:
             return
         out.flush()
         await asyncio.sleep(args.interval)
     while True:
-        async with facade.sync(args.object_class, token, options, timeout_s=args.timeout) as deltas:
+        async with facade.sync(object_class, token, options, timeout_s=args.timeout) as deltas:
             async for delta in deltas:
-                emit(dump(delta), out)
+                shown = dump(delta)
+                if delta.connectorObject is not None:
+                    shown["connectorObject"] = show(delta.connectorObject, declared)
+                emit(shown, out)
                 token = delta.token
         token = deltas.token
         emit({"token": None if token is None else token.value}, out)

@@ -52,7 +52,11 @@ from connector.hubspot.schema import CRM_TYPES, CrmType, PropertyCatalog
 from connector.hubspot.search import SEARCH_PAGE
 from connector.hubspot.shared import HubspotShared
 from connector.hubspot.values import ObjectReader
-from protocol.errors import IllegalArgumentException, UnsupportedOperationException
+from protocol.errors import (
+    IllegalArgumentException,
+    InvalidAttributeValueException,
+    UnsupportedOperationException,
+)
 from protocol.values import (
     UID,
     ConnectorObject,
@@ -307,7 +311,10 @@ class LiveSync:
             states = {c: ClassState(0, 0, 0) for c in classes}
         else:
             states = decode_token(token, self.key, object_class)
-        streams = {c: self._class_deltas(CRM_TYPES[c], states[c].copy(), options) for c in classes}
+        wanted = await self._attributes_to_get(classes, options.attributesToGet)
+        streams = {
+            c: self._class_deltas(CRM_TYPES[c], states[c].copy(), wanted.get(c)) for c in classes
+        }
         current = {c: s.copy() for c, s in states.items()}
         heads: dict[str, _Item] = {}
         batch: list[SyncDelta] = []
@@ -336,19 +343,52 @@ class LiveSync:
                 await stream.aclose()
         yield SyncPage(batch, token=encode_token(self.key, object_class, current))
 
+    async def _attributes_to_get(
+        self, classes: Sequence[str], asked: list[str] | None
+    ) -> dict[str, list[str] | None]:
+        """Each class's attributes to get, under their one name (`email` is `__NAME__`). For
+        `__ALL__` a name one class has and the other lacks is read where it exists; a name no
+        class has is refused, as a search refuses it."""
+        if asked is None:
+            return {c: None for c in classes}
+        out: dict[str, list[str] | None] = {}
+        known: set[str] = set()
+        for object_class in classes:
+            catalog, _ = await self._reader(object_class)
+            links = association_names(object_class)
+            names = []
+            for name in asked:
+                if name in links:
+                    names.append(name)
+                    continue
+                try:
+                    names.append(catalog.attribute(name, "the attributes to get"))
+                except InvalidAttributeValueException:
+                    if len(classes) == 1:
+                        raise
+                    continue
+                known.add(name)
+            known.update(n for n in asked if n in links)
+            out[object_class] = list(dict.fromkeys(names))
+        unknown = [n for n in asked if n not in known]
+        if unknown:
+            raise InvalidAttributeValueException(
+                f"no object class of {ALL} has the attribute '{unknown[0]}' (in the attributes "
+                "to get)"
+            )
+        return out
+
     async def _class_deltas(
-        self, crm: CrmType, state: ClassState, options: OperationOptions
+        self, crm: CrmType, state: ClassState, wanted: list[str] | None
     ) -> AsyncGenerator[_Item, None]:
         """One class's deltas in order, each with the class's state after it; then its final
         state."""
         catalog, reader = await self._reader(crm.object_class)
-        wanted = options.attributesToGet
         links = [a for a in wanted or () if a in association_names(crm.object_class)]
         if wanted is None:
             properties = list(catalog.default_properties)
         else:
-            names = association_names(crm.object_class)
-            properties = [catalog.property_name(a) for a in wanted if a != UID and a not in names]
+            properties = [catalog.property_name(a) for a in wanted if a != UID and a not in links]
             properties += [crm.name_property, crm.last_modified]
         properties = list(dict.fromkeys(properties))
 

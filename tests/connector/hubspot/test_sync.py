@@ -7,7 +7,11 @@ import pytest
 from connector.hubspot import HubspotConnector
 from connector.hubspot.sync import decode_token, encode_token, fingerprint
 from emulator import Emulator, EmulatorSettings
-from protocol.errors import IllegalArgumentException, UnsupportedOperationException
+from protocol.errors import (
+    IllegalArgumentException,
+    InvalidAttributeValueException,
+    UnsupportedOperationException,
+)
 from protocol.values import OperationOptions, SyncDelta, SyncDeltaType, SyncToken
 
 from .conftest import MakeConnector
@@ -219,3 +223,24 @@ async def test_without_a_token_every_object_is_delivered(
     assert {d.deltaType for d in deltas} == {SyncDeltaType.CREATE}
     again, _ = await poll(connector, "company", token)
     assert again == []
+
+
+async def test_attributes_to_get_are_named_as_a_search_names_them(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    token = await connector.latest_sync_token("__ALL__")
+    contact = emu.store.contacts.create({"email": "named@example.com", "firstname": "N"})
+    company = emu.store.companies.create({"name": "Named", "domain": "named.example"})
+    wanted = OperationOptions(attributesToGet=["email", "domain", "companies", "contacts"])
+    deltas, _ = await poll(connector, "__ALL__", token, wanted)
+    by_uid = {d.uid.value: d.connectorObject for d in deltas}
+    got_contact, got_company = by_uid[str(contact.id)], by_uid[str(company.id)]
+    assert got_contact is not None and got_company is not None
+    assert got_contact.name == "named@example.com" and got_contact.attributes["companies"] == []
+    assert "firstname" not in got_contact.attributes  # not asked for
+    assert got_company.attributes["domain"] == ["named.example"]
+    assert got_company.attributes["contacts"] == []
+    with pytest.raises(InvalidAttributeValueException, match="'nosuch'"):
+        await poll(connector, "__ALL__", token, OperationOptions(attributesToGet=["nosuch"]))
+    with pytest.raises(InvalidAttributeValueException, match="contact has no attribute 'domain'"):
+        await poll(connector, "contact", None, OperationOptions(attributesToGet=["domain"]))
