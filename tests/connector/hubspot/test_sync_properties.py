@@ -18,9 +18,13 @@ from .conftest import properties_for, serving
 
 INDEXING_DELAY_S = 0.2
 LOOK_BACK_S = "0.5"  # longer than the indexing delay, as it must be
-WANTED = OperationOptions(
-    attributesToGet=["__NAME__", "firstname", "companies", "primaryCompany", "contacts"]
-)
+_CONTACT = ["__NAME__", "firstname", "companies", "primaryCompany"]
+_COMPANY = ["__NAME__", "contacts"]
+WANTED = {
+    "contact": OperationOptions(attributesToGet=_CONTACT),
+    "company": OperationOptions(attributesToGet=_COMPANY),
+    "__ALL__": OperationOptions(attributesToGet=_CONTACT + _COMPANY[1:]),
+}
 
 Key = tuple[str, str]
 State = dict[Key, dict[str, Any]]
@@ -90,7 +94,9 @@ class Reader:
 
     async def poll(self, object_class: str) -> None:
         copy, seen = self.copies[object_class], self.seen[object_class]
-        async with self.hubspot.sync(object_class, self.tokens[object_class], WANTED) as deltas:
+        async with self.hubspot.sync(
+            object_class, self.tokens[object_class], WANTED[object_class]
+        ) as deltas:
             async for delta in deltas:
                 mark = (delta.objectClass, delta.uid.value, delta.uid.revision)
                 if delta.deltaType is SyncDeltaType.DELETE:
