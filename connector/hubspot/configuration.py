@@ -93,6 +93,7 @@ class HubspotConfiguration(Configuration):
     syncLookBackSeconds: float = Property(
         60.0,
         order=15,
+        display="Sync Look-Back Seconds",
         ge=0,
         le=3600,
         help="Live sync reads changes this far behind the newest again, and drops those it "
