@@ -31,7 +31,7 @@ from typing import Any, Final, Literal, Self
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from client.fastpath import RawPart, raw_part
+from client.rawparts import RawPart, raw_part
 from protocol.codec import FrameError, decode, encode, exception_from
 from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
 from protocol.errors import (
@@ -295,6 +295,7 @@ class RcsClient:
 
     def _forget(self, message_id: int) -> None:
         """Stop routing frames to a request; a reader waiting for its queue goes on."""
+        self._raw_ids.discard(message_id)
         pending = self._pending.pop(message_id, None)
         if pending is not None:
             pending.abandon()
@@ -582,22 +583,31 @@ class _Stream:
         self.done = False
         self.parts = 0
 
+    raw = False
+    """Search parts reach it as `RawPart`s, unvalidated (client/fastpath.py)."""
+
     async def start(self) -> None:
         if self._pending is None:
             self.request_id, self._pending = self._client._open(self._client._stream_queue_frames)
+            if self.raw:
+                self._client._raw_ids.add(self.request_id)
             await self._client._send(RequestFrame(messageId=self.request_id, request=self._body))
 
-    async def _next_part(self) -> OperationResponse:
+    async def _next_frame(self) -> ResponseFrame | RawPart:
         await self.start()
         assert self._pending is not None
         try:
             async with asyncio.timeout(self._timeout_s):
-                frame = await self._pending.get()
+                return await self._pending.take()
         except TimeoutError:
             await self.aclose()
             raise OperationTimeoutException(
                 f"no answer part within {self._timeout_s} s; the request was cancelled"
             ) from None
+
+    async def _next_part(self) -> OperationResponse:
+        frame = await self._next_frame()
+        assert isinstance(frame, ResponseFrame), "a raw part for a request that is not raw"
         if frame.response.error is not None:
             self._finish()
             raise exception_from(frame.response.error)

@@ -4,152 +4,43 @@ models and dumped back.
 Where a search's objects are only to be printed (`hubspot-rcs-client search`), turning each one
 into a pydantic `ConnectorObject` and then back into JSON is most of the client's time (see
 docs/benchmarks.md). A `RawSearch` registers its request with the client's reader, which hands
-it each search part as parsed JSON: objects as the dicts the server wrote (docs/protocol.md,
-`ConnectorObject`), checked for the fields every object has. Every other frame of the request
-(an error, a frame whose layout this does not recognise) takes the ordinary path.
+it each search part as parsed JSON (client/rawparts.py). Every other frame of the request (an
+error, a frame whose layout this does not recognise) takes the ordinary path.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from client.connection import Facade, RcsClient, _Stream
+from client.rawparts import RawObject, RawPart
 from protocol.codec import FrameError, exception_from
-from protocol.errors import OperationTimeoutException
 from protocol.filters import Filter
-from protocol.frames import RequestBody, RequestFrame, ResponseFrame, SearchOpRequest
+from protocol.frames import RequestBody, ResponseFrame, SearchOpRequest
 from protocol.values import OperationOptions, SearchResult
 
-if TYPE_CHECKING:
-    from client.connection import Facade, RcsClient, _Pending
 
-_HEAD = re.compile(r'\{\s*"messageId"\s*:\s*(\d+)\s*,')
-"""The server writes messageId first (protocol/codec.py `encode`); other layouts are decoded
-the ordinary way."""
-
-RawObject = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class RawPart:
-    """One search part, parsed but not validated beyond each object's objectClass and uid."""
-
-    message_id: int
-    objects: list[RawObject]
-    result: dict[str, Any] | None
-    error: FrameError | None = None
-    scanned: int | None = None
-
-
-def raw_part(message: str | bytes, wanted: set[int]) -> RawPart | None:
-    """The search part in `message` when it answers one of `wanted`; None for anything else
-    (which the caller decodes as usual)."""
-    head = message[:40]
-    if isinstance(head, bytes):
-        head = head.decode("ascii", "replace")
-    match = _HEAD.match(head)
-    if match is None or int(match[1]) not in wanted:
-        return None
-    message_id = int(match[1])
-    try:
-        data = orjson.loads(message)
-        search = data["response"]["operation"]["search"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None
-    if not isinstance(search, dict):
-        return None
-    objects = search.get("connectorObjects") or []
-    result = search.get("result")
-    scanned = search.get("scanned")
-    problem = _check(objects, result)
-    if scanned is not None and (type(scanned) is not int or scanned < 0):
-        problem = "search part: scanned must be a count"
-    if problem is not None:
-        return RawPart(message_id, [], None, FrameError(problem, message_id=message_id))
-    return RawPart(message_id, objects, result, scanned=scanned)
-
-
-def _check(objects: object, result: object) -> str | None:
-    """What is wrong with a part's objects, if anything (what every printer relies on)."""
-    if not isinstance(objects, list):
-        return "search part: connectorObjects must be a list"
-    for index, obj in enumerate(objects):
-        uid = obj.get("uid") if isinstance(obj, dict) else None
-        if (
-            not isinstance(obj, dict)
-            or not isinstance(obj.get("objectClass"), str)
-            or not isinstance(uid, dict)
-            or not isinstance(uid.get("value"), str)
-            or not isinstance(obj.setdefault("attributes", {}), dict)
-        ):
-            return f"search part: connectorObjects[{index}] is not a ConnectorObject"
-    if result is not None and not isinstance(result, dict):
-        return "search part: result must be an object"
-    return None
-
-
-class RawSearch:
+class RawSearch(_Stream):
     """A search whose objects arrive as dicts, page by page; `result` at the end.
 
     Cancelled when left before its end, like `SearchResults`."""
 
+    raw = True
+
     def __init__(self, client: RcsClient, body: RequestBody, timeout_s: float | None) -> None:
-        self._client = client
-        self._body = body
-        self._timeout_s = timeout_s
-        self._pending: _Pending | None = None
-        self.request_id: int | None = None
-        self.done = False
+        super().__init__(client, body, timeout_s)
         self.result: SearchResult | None = None
         self.count = 0
         self.scanned: int | None = None
 
-    async def __aenter__(self) -> Self:
-        client = self._client
-        self.request_id, self._pending = client._open(client._stream_queue_frames)
-        client._raw_ids.add(self.request_id)
-        await client._send(RequestFrame(messageId=self.request_id, request=self._body))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.shield(self.aclose())
-
-    async def aclose(self) -> None:
-        if self.request_id is None:
-            return
-        self._client._raw_ids.discard(self.request_id)
-        if not self.done:
-            self.done = True
-            try:
-                await self._client._cancel_quietly(self.request_id)
-            finally:
-                self._client._forget(self.request_id)
-
-    def _finish(self) -> None:
-        self.done = True
-        if self.request_id is not None:
-            self._client._raw_ids.discard(self.request_id)
-            self._client._forget(self.request_id)
-
     async def pages(self) -> AsyncIterator[list[RawObject]]:
         """The objects part by part, as the server sent them."""
-        assert self._pending is not None, "use it as `async with`"
         while not self.done:
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    frame = await self._pending.take()
-            except TimeoutError:
-                await self.aclose()
-                raise OperationTimeoutException(
-                    f"no answer part within {self._timeout_s} s; the request was cancelled"
-                ) from None
-            objects, result = self._part(frame)
+            objects, result = self._part(await self._next_frame())
             if isinstance(result, SearchResult):
                 self.result = result
                 self._finish()
