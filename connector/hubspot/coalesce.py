@@ -239,6 +239,8 @@ class Coalescer:
 
     async def _read(self, crm: CrmType, id_property: str | None, batch: list[_Request]) -> None:
         properties = list(dict.fromkeys(p for r in batch for p in r.properties))
+        if id_property is not None and id_property not in properties:
+            properties.append(id_property)  # what the answer's objects are matched on
         ids = list(dict.fromkeys(r.key for r in batch))
         base = f"/crm/v3/objects/{crm.path}"
         found: dict[str, dict[str, Any]] = {}
