@@ -132,6 +132,10 @@ class _Lane:
                 task = asyncio.create_task(self._deliver(batch))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
+        except Exception as exc:  # the limiter failed: no one may be left waiting
+            _fail(self._pending, exc)
+            self._pending = []
+            raise
         finally:
             self._flusher = None
 
