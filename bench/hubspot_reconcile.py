@@ -232,7 +232,7 @@ def report(results: dict[str, dict[str, Any]], contacts: int, sdk_contacts: int)
         rows.append(
             f"| {label} | {calls['read'] / figures['objects']:.3f} | "
             f"{(calls['list'] + calls['read'] + calls['update']) * factor:,.0f} | "
-            f"{figures['search_s']:.1f} / {figures['read_s'] * factor:.1f} / "
+            f"{figures['search_s'] * factor:.1f} / {figures['read_s'] * factor:.1f} / "
             f"{figures['update_s'] * factor:.1f} | {total(figures) * factor:.1f} | "
             f"{sdk_wall / (total(figures) * factor):.1f}x | {calls['429']} |"
         )
