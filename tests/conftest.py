@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,14 @@ import pytest
 import structlog
 
 from client.connection import RcsClient
+from connector.base import ConnectorContext
+from connector.hubspot import HubspotConnector
+from connector.hubspot.configuration import HubspotConfiguration
 from connector.memory import MemoryConnector
 from connector.registry import ConnectorRegistry
+from emulator import Emulator, EmulatorSettings, run_emulator
 from protocol.configuration import InlineConfiguration
+from protocol.values import GuardedString
 from server import keyhash
 from server.app import ConnectorServer, HostedConfiguration
 from server.settings import ServerSettings
@@ -104,3 +109,72 @@ async def rcs(
 async def client(rcs: ConnectorServer) -> AsyncIterator[RcsClient]:
     async with await RcsClient.connect(rcs.url, KEY) as connected:
         yield connected
+
+
+# -- the HubSpot emulator: one way to start it in a test, one fixture ----------------------------
+
+MakeConnector = Callable[..., Awaitable[HubspotConnector]]
+
+
+@pytest.fixture
+def emulator_settings() -> EmulatorSettings:
+    """Seeded data; HubSpot's rate limits off unless a test turns them on. A module or a
+    test (`@pytest.mark.parametrize("emulator_settings", [...])`) overrides it."""
+    return EmulatorSettings(contacts=60, companies=12, seed=11, rate_limits_enabled=False)
+
+
+@pytest.fixture
+async def emu(emulator_settings: EmulatorSettings) -> AsyncIterator[Emulator]:
+    """A real emulator on 127.0.0.1 port 0, in this test's event loop."""
+    async with run_emulator(emulator_settings) as running:
+        yield running
+
+
+def properties_for(emu: Emulator, **overrides: Any) -> dict[str, Any]:
+    """configurationProperties as an IDM provisioner file writes them (strings included)."""
+    properties: dict[str, Any] = {
+        "clientId": emu.client_id,
+        "clientSecret": emu.client_secret,
+        "refreshToken": emu.refresh_token,
+        "apiBaseUrl": emu.base_url,
+        "permitsPerSecond": "1000",
+        "searchRequestsPerSecond": "1000",
+        "requestTimeoutSeconds": "10",
+    }
+    properties.update(overrides)
+    return properties
+
+
+@pytest.fixture
+async def make_connector(emu: Emulator) -> AsyncIterator[MakeConnector]:
+    """Build initialised HubSpot connectors for `emu`; each gets its own shared resources,
+    closed at the end."""
+    opened: list[HubspotConnector] = []
+
+    async def make(
+        *,
+        scripting_enabled: bool = False,
+        persisted: dict[str, GuardedString] | None = None,
+        **overrides: Any,
+    ) -> HubspotConnector:
+        config = HubspotConfiguration.from_properties(properties_for(emu, **overrides))
+
+        async def persist(name: str, value: GuardedString) -> None:
+            if persisted is not None:
+                persisted[name] = value
+
+        context = ConnectorContext(
+            configuration=config,
+            configuration_name="hubspot",
+            scripting_enabled=scripting_enabled,
+            persist_property=persist,
+        )
+        shared = await HubspotConnector.open_shared(context)
+        connector = HubspotConnector(context, shared)
+        await connector.init()
+        opened.append(connector)
+        return connector
+
+    yield make
+    for connector in opened:
+        await connector.shared.aclose()

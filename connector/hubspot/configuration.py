@@ -90,6 +90,15 @@ class HubspotConfiguration(Configuration):
         gt=0,
         help="At most this many CRM search calls per second (HubSpot's own limit is 5)",
     )
+    searchIndexingDelaySeconds: float = Property(
+        10.0,
+        order=15,
+        ge=0,
+        le=120,
+        help="How long HubSpot's search may lag a write. After a company create whose answer "
+        "was lost, the connector waits this long before searching for it, so that it never "
+        "sends a create twice",
+    )
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> Self:

@@ -12,13 +12,12 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from client.connection import RcsClient
-from emulator import Emulator, EmulatorSettings, run_emulator
+from emulator import Emulator, EmulatorSettings
 from protocol.errors import (
     AlreadyExistsException,
     InvalidCredentialException,
@@ -34,8 +33,8 @@ REFRESH_TOKEN = "leak-check-refresh-token-5d3a"
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    settings = EmulatorSettings(
+def emulator_settings() -> EmulatorSettings:
+    return EmulatorSettings(
         contacts=60,
         companies=3,
         seed=5,
@@ -45,8 +44,6 @@ async def emu() -> AsyncIterator[Emulator]:
         client_secret=CLIENT_SECRET,
         refresh_token=REFRESH_TOKEN,
     )
-    async with run_emulator(settings) as running:
-        yield running
 
 
 def write_conf(conf: Path, emu: Emulator) -> None:

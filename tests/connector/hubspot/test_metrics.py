@@ -17,9 +17,8 @@ from protocol.errors import InvalidCredentialException
 from server.app import ConnectorServer, HostedConfiguration
 from server.keyhash import hash_key
 from server.settings import ServerSettings
+from tests.conftest import properties_for
 from tests.server.test_metrics import samples, value
-
-from .conftest import properties_for
 
 KEY = "test-key"
 
