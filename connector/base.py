@@ -69,6 +69,11 @@ class SharedResources:
     async def aclose(self) -> None:
         """Release what was shared; called once, after the last instance is disposed."""
 
+    def problems(self) -> list[str]:
+        """What an operator must fix while the configuration keeps working (a credential that
+        could not be stored); the server's readiness reports them. None by default."""
+        return []
+
 
 @dataclass(frozen=True)
 class SearchPage:

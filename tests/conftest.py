@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import structlog
+from prometheus_client import CollectorRegistry
 
 from client.connection import RcsClient
-from connector.base import ConnectorContext
+from connector.base import ConnectorContext, PersistProperty
 from connector.hubspot import HubspotConnector
 from connector.hubspot.configuration import HubspotConfiguration
 from connector.memory import MemoryConnector
@@ -155,6 +156,8 @@ async def make_connector(emu: Emulator) -> AsyncIterator[MakeConnector]:
         *,
         scripting_enabled: bool = False,
         persisted: dict[str, GuardedString] | None = None,
+        persist_property: PersistProperty | None = None,
+        metrics: CollectorRegistry | None = None,
         **overrides: Any,
     ) -> HubspotConnector:
         config = HubspotConfiguration.from_properties(properties_for(emu, **overrides))
@@ -167,7 +170,8 @@ async def make_connector(emu: Emulator) -> AsyncIterator[MakeConnector]:
             configuration=config,
             configuration_name="hubspot",
             scripting_enabled=scripting_enabled,
-            persist_property=persist,
+            persist_property=persist_property or persist,
+            metrics=metrics,
         )
         shared = await HubspotConnector.open_shared(context)
         connector = HubspotConnector(context, shared)
