@@ -105,6 +105,9 @@ class Connector(ABC):
     category: ClassVar[str | None] = None
     configuration_class: ClassVar[type[Configuration]]
     object_classes: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[bool] = False
+    """A reference connector (the in-memory one): hosted only when the server's settings say
+    so (`memory_connector_enabled`), never merely because it is installed."""
 
     def __init__(self, context: ConnectorContext, shared: SharedResources) -> None:
         self.context = context

@@ -17,6 +17,11 @@ same frame (a test holds it to that). Every frame in both directions goes throug
 A bad frame costs one error frame, never the connection (docs/protocol.md "Errors"); so does a
 frame beyond the connection's rate (`max_frames_per_second`, a token bucket: the per-connection
 message rate limit docs/hardening.md §B1 advises, which websockets does not provide).
+
+The reader's own answers are bounded per connection, as search parts are: a peer that keeps
+sending and never reads would otherwise have them pile up in memory. Past
+`max_pending_replies` unsent answers the connection is cut off (closed with 1008), and nothing
+more it sends is read.
 """
 
 from __future__ import annotations
@@ -191,6 +196,8 @@ class Connection:
         self._settings = settings
         self._limits = Limits(settings.search_frame_max_objects, settings.search_frame_max_bytes)
         self._replies: set[asyncio.Task[None]] = set()
+        self._cut_off = False
+        self._closing: asyncio.Task[None] | None = None
         self._bucket = (
             None
             if settings.max_frames_per_second is None
@@ -220,6 +227,8 @@ class Connection:
 
     def receive(self, message: str | bytes) -> None:
         """Act on one frame; never awaits."""
+        if self._cut_off:
+            return
         try:
             frame = decode(message)
         except FrameError as exc:
@@ -333,9 +342,30 @@ class Connection:
         self._spawn(self._send(encode(frame).encode()))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if len(self._replies) >= self._settings.max_pending_replies:
+            coroutine.close()
+            self._cut_off_peer()
+            return
         task = asyncio.get_running_loop().create_task(_quietly(coroutine))
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
+
+    def _cut_off_peer(self) -> None:
+        """The peer sends and does not read: close, rather than hold its answers."""
+        if self._cut_off:
+            return
+        self._cut_off = True
+        self._metrics.connections_cut_off.inc()
+        log.warning(
+            "connection.cut_off",
+            reason="the peer does not read its answers",
+            pending=len(self._replies),
+        )
+        # The answers pending fail once the socket is closed; the close frame queues behind
+        # unread data, and websockets aborts the connection after close_timeout.
+        self._closing = asyncio.get_running_loop().create_task(
+            _quietly(self.ws.close(1008, "answers not read"))
+        )
 
     async def _wait_replies(self) -> None:
         if self._replies:

@@ -23,6 +23,7 @@ from protocol.values import GuardedString
 from server import keyhash
 from server.app import ConnectorServer, HostedConfiguration
 from server.settings import ServerSettings
+from tests.faulty_connector import FaultyConnector
 
 KEY = "s3cret-key"
 KEY_HASH = keyhash.hash_key(KEY)
@@ -72,7 +73,9 @@ def hosted(name: str, configuration: InlineConfiguration) -> HostedConfiguration
 
 
 def registry() -> ConnectorRegistry:
-    return ConnectorRegistry([MemoryConnector])
+    """The tests' connectors: the in-memory one with fault injection (tests/faulty_connector.py),
+    under the memory connector's key."""
+    return ConnectorRegistry([FaultyConnector])
 
 
 @pytest.fixture(autouse=True)

@@ -3,14 +3,21 @@ stored. Real emulator over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from client.connection import RcsClient
+from connector.hubspot import HubspotConnector
+from connector.registry import ConnectorRegistry
 from emulator import Emulator, EmulatorSettings
+from protocol.configuration import InlineConfiguration
 from protocol.errors import InvalidCredentialException
 from protocol.values import GuardedString, OperationOptions, Uid
-from tests.conftest import MakeConnector
+from server.app import ConnectorServer, HostedConfiguration
+from tests.conftest import KEY, MakeConnector, properties_for, settings
 
 CONTACTS = "/crm/v3/objects/contacts"
 ROTATING = EmulatorSettings(
@@ -99,3 +106,39 @@ async def test_a_refresh_token_stored_later_clears_the_alarm(
         registry.get_sample_value("hubspot_refresh_token_unsaved", {"configuration": "hubspot"})
         == 0.0
     )
+
+
+@pytest.mark.parametrize("emulator_settings", [ROTATING])
+async def test_readiness_names_a_refresh_token_the_server_could_not_store(emu: Emulator) -> None:
+    """Through the server: the configuration file cannot be written. The operation answers,
+    and /readyz (still 200: everything works until a restart) says what to fix."""
+
+    def read_only(name: str, property_name: str, value: GuardedString) -> None:
+        raise PermissionError(13, "Permission denied", f"conf/provisioner.openicf-{name}.json")
+
+    configuration = InlineConfiguration.model_validate(
+        {"configurationProperties": properties_for(emu)}
+    )
+    hosted = HostedConfiguration(
+        name="hubspot", connector_ref=HubspotConnector.connector_key, configuration=configuration
+    )
+    async with (
+        ConnectorServer(
+            settings(),
+            ConnectorRegistry([HubspotConnector]),
+            {"hubspot": hosted},
+            persist=read_only,
+        ) as rcs,
+        await RcsClient.connect(rcs.url, KEY) as client,
+    ):
+        hubspot = await client.facade("hubspot")
+        await hubspot.test()
+        reader, writer = await asyncio.open_connection("127.0.0.1", rcs.port)
+        writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = (await reader.read()).decode()
+        writer.close()
+        assert answer.startswith("HTTP/1.1 200")
+        assert "problem: configuration hubspot: HubSpot rotated the refresh token" in answer
+        assert "writable" in answer
+        emu.expire_access_tokens()
+        await hubspot.test()  # the token in memory keeps working

@@ -83,7 +83,12 @@ async def wait_for_port(log: Path, process: asyncio.subprocess.Process) -> int:
 async def test_no_secret_in_any_log_line_or_conf_file(emu: Emulator, tmp_path: Path) -> None:
     conf, stdout, stderr = tmp_path / "conf", tmp_path / "stdout.log", tmp_path / "stderr.log"
     write_conf(conf, emu)
-    env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_LOG_LEVEL": "debug"}
+    # No throttle after the wrong key below: the right one follows it from the same address.
+    env = os.environ | {
+        "RCS_LOG_FORMAT": "json",
+        "RCS_LOG_LEVEL": "debug",
+        "RCS_AUTH_FAILURE_DELAY_S": "0",
+    }
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
             *command("hubspot-rcs"), "serve", "--conf", str(conf), stdout=out, stderr=err, env=env
