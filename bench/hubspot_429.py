@@ -64,7 +64,8 @@ def report(results: dict[float, tuple[int, float, int]], contacts: int, rounds: 
         f"Machine: {machine()}",
         "",
         f"A read of {contacts:,} contacts (list pages of 100) with HubSpot's free-tier window "
-        "(100 calls per rolling 10 s) and a share of the answers injected as 429 "
+        f"(100 calls per rolling 10 s), answers taking {LATENCY_MS} ms plus a random part of "
+        f"mean {JITTER_MS} ms, and a share of the answers injected as 429 "
         f"`TEN_SECONDLY_ROLLING` without `Retry-After`; best of {rounds} rounds.",
         "",
         "| 429 share | Objects | 429s received | Seconds | vs no 429s | Target |",
