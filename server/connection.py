@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from connector.ratelimit import TokenBucket
 from protocol.codec import FrameError, decode, encode, error_frame
 from protocol.errors import ConnectorException, ProtocolError, RetryableException
 from protocol.frames import (
@@ -154,26 +154,6 @@ class JsonSink:
 PEER_NAME = "hubspot-rcs"
 
 
-class FrameBucket:
-    """`rate` frames a second on average, `burst` at once: a token bucket on the monotonic clock."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self._tokens = self.burst
-        self._updated = time.monotonic()
-
-    def take(self) -> bool:
-        """Spend a token for one frame; False when none is left (the frame is refused)."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
-
-
 class Connection:
     """The JSON protocol on one authenticated socket."""
 
@@ -201,7 +181,7 @@ class Connection:
         self._bucket = (
             None
             if settings.max_frames_per_second is None
-            else FrameBucket(settings.max_frames_per_second, settings.frame_burst)
+            else TokenBucket(settings.max_frames_per_second, capacity=settings.frame_burst)
         )
 
     @property
@@ -234,7 +214,7 @@ class Connection:
         except FrameError as exc:
             self._reply(error_frame(exc.message_id or 0, exc))
             return
-        if self._bucket is not None and not self._bucket.take():
+        if self._bucket is not None and not self._bucket.try_take():
             # Decoded first, so the error names the frame's messageId; not acted on.
             self._metrics.refused_frames.inc()
             limit = self._settings.max_frames_per_second

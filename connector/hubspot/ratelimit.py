@@ -19,44 +19,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-Clock = Callable[[], float]
+from connector.ratelimit import Clock, TokenBucket
+
+__all__ = ["RateLimiter", "SlidingWindow", "TokenBucket"]
+
 OnWait = Callable[[str, float], None]
 """(the limit that held a call: permits, search or window; seconds it waited)."""
 
 _WINDOW_MARGIN = 1.02
 """A slot is taken as free slightly after HubSpot frees it: our send times precede its clock."""
-
-
-class TokenBucket:
-    """Permits at `rate` per second, with up to `capacity` stored while idle (Guava's bursty
-    `RateLimiter`). A caller reserves its permit before sleeping, so waiters are served in
-    order and the rate holds however many tasks call at once."""
-
-    def __init__(
-        self, rate: float, *, capacity: float | None = None, clock: Clock = time.monotonic
-    ):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = max(1.0, rate if capacity is None else capacity)
-        self._clock = clock
-        self._tokens = self.capacity
-        self._updated = clock()
-
-    def reserve(self) -> float:
-        """Take one permit; return how long to wait before using it."""
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    async def acquire(self) -> float:
-        """Take a permit, waiting for it when needed; return the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return wait
 
 
 class SlidingWindow:

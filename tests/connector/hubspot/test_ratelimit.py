@@ -32,6 +32,15 @@ def test_bucket_refills_at_its_rate_up_to_capacity() -> None:
     assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, pytest.approx(0.5)]
 
 
+def test_try_take_refuses_without_going_into_debt() -> None:
+    """The server's frame limit: a burst, then one frame per 1/rate; a refusal costs nothing."""
+    clock = FakeClock()
+    bucket = TokenBucket(10, capacity=3, clock=clock)
+    assert [bucket.try_take() for _ in range(5)] == [True, True, True, False, False]
+    clock.now += 0.1
+    assert [bucket.try_take() for _ in range(2)] == [True, False]
+
+
 def test_window_waits_for_the_oldest_call_to_leave() -> None:
     clock = FakeClock()
     window = SlidingWindow(3, 10.0, clock=clock)
