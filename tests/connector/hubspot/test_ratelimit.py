@@ -37,7 +37,7 @@ def test_try_take_refuses_without_going_into_debt() -> None:
     clock = FakeClock()
     bucket = TokenBucket(10, capacity=3, clock=clock)
     assert [bucket.try_take() for _ in range(5)] == [True, True, True, False, False]
-    clock.now += 0.1
+    clock.now += 0.15  # one and a half permits' time: one frame
     assert [bucket.try_take() for _ in range(2)] == [True, False]
 
 
