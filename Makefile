@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
 BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_429
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: $(addprefix bench-,$(BENCHMARKS))
 
 bench-%: $(STAMP)
 	$(BIN)/python -m bench.$*
+
+# Not in CI: 30 minutes of mixed load, the server's memory and open files sampled (they must
+# stay flat); the figures land in docs/reliability.md. Shorter: make soak ARGS='--minutes 3'.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info run
