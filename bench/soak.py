@@ -122,9 +122,10 @@ class Load:
                         break  # left early: a cancel
                 self.done["cancelled searches"] += 1
             else:
-                name = f"soak-{number}-{self.done['creates']}-{self.rng.random()}"
-                await memory.create("company", {"__NAME__": [name]})
-                self.done["creates"] += 1
+                name = f"soak-{number}-{self.rng.random()}"
+                uid = await memory.create("company", {"__NAME__": [name]})
+                await memory.delete("company", uid)  # the data stays the same size
+                self.done["creates and deletes"] += 1
         except ConnectorException:
             self.done["errors"] += 1
 

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import functools
 import itertools
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -77,6 +78,8 @@ _CANCELLED_KEPT: Final = 100
 MAX_SEED: Final = 100_000
 MAX_VIRTUAL_OBJECTS: Final = 1_000_000_000
 MAX_PAGE_SIZE: Final = 1000
+MAX_CHANGES: Final = 10_000
+"""Changes kept for sync."""
 
 
 class MemoryConfiguration(Configuration):
@@ -117,7 +120,9 @@ class MemoryStore(SharedResources):
     """The objects of one configuration, and a record of what happened to its instances."""
 
     objects: dict[str, dict[str, ConnectorObject]] = field(default_factory=dict)
-    changes: list[SyncDelta] = field(default_factory=list)
+    changes: deque[SyncDelta] = field(default_factory=lambda: deque(maxlen=MAX_CHANGES))
+    """The latest changes, for sync (bounded: an older token cannot resume, see `sync`)."""
+    last_change: int = 0
     next_uid: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     created: int = 0
     disposed: int = 0
@@ -421,6 +426,12 @@ class MemoryConnector(
     ) -> AsyncIterator[SyncPage]:
         await self._enter("SYNC")
         after = _sync_position(token)
+        oldest = self.store.last_change - len(self.store.changes)
+        if after < oldest:
+            raise InvalidAttributeValueException(
+                f"sync token {after} is older than the {MAX_CHANGES} changes this connector "
+                "keeps; start again from latest_sync_token"
+            )
         deltas = [
             d
             for d in self.store.changes
@@ -435,7 +446,7 @@ class MemoryConnector(
     async def latest_sync_token(self, object_class: str) -> SyncToken | None:
         await self._enter("SYNC")
         self._class(object_class)
-        return SyncToken(value=len(self.store.changes))
+        return SyncToken(value=self.store.last_change)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -463,7 +474,8 @@ class MemoryConnector(
         return uid
 
     def _record(self, kind: SyncDeltaType, obj: ConnectorObject) -> None:
-        token = SyncToken(value=len(self.store.changes) + 1)
+        self.store.last_change += 1
+        token = SyncToken(value=self.store.last_change)
         after = None if kind is SyncDeltaType.DELETE else obj
         self.store.changes.append(
             SyncDelta(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector.base import ConnectorContext
-from connector.memory import MemoryConfiguration, MemoryConnector, MemoryStore
+from connector.memory import MAX_CHANGES, MemoryConfiguration, MemoryConnector, MemoryStore
 from protocol.errors import (
     AlreadyExistsException,
     ConfigurationException,
@@ -117,6 +117,21 @@ async def test_a_sync_token_not_its_own_is_a_clear_error(token: str) -> None:
     with pytest.raises(InvalidAttributeValueException, match="is not one of this connector's"):
         async for _ in c.sync("contact", SyncToken(value=token), OperationOptions()):
             pass
+
+
+async def test_the_change_log_is_bounded_and_says_when_a_token_is_too_old() -> None:
+    c = await connector()
+    for n in range(MAX_CHANGES + 5):
+        await c.create("company", {NAME: [f"c{n}"]}, OperationOptions())
+    assert len(c.store.changes) == MAX_CHANGES
+    with pytest.raises(InvalidAttributeValueException, match="older than"):
+        async for _ in c.sync("company", SyncToken(value=1), OperationOptions()):
+            pass
+    latest = await c.latest_sync_token("company")
+    assert latest == SyncToken(value=MAX_CHANGES + 5)
+    await c.create("company", {NAME: ["last"]}, OperationOptions())
+    pages = [p async for p in c.sync("company", latest, OperationOptions())]
+    assert [d.uid.value for p in pages for d in p.deltas] == [str(MAX_CHANGES + 6)]
 
 
 async def test_failures_on_demand() -> None:
