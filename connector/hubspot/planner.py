@@ -180,30 +180,26 @@ def _or_of_equals(node: Filter, attribute: str) -> tuple[str, ...] | None:
     leaves = node.filters if isinstance(node, Or) else [node]
     values: list[str] = []
     for leaf in leaves:
-        if not (
-            isinstance(leaf, Equals)
-            and leaf.attribute == attribute
-            and isinstance(leaf.value, str)
-            and leaf.value
-        ):
+        value = _equals_value(leaf, attribute)
+        if value is None:
             return None
-        values.append(leaf.value)
+        values.append(value)
     return tuple(dict.fromkeys(values))
+
+
+def _equals_value(leaf: Filter, attribute: str) -> str | None:
+    """The text `leaf` asks `attribute` to equal, when it is such a leaf."""
+    wanted = isinstance(leaf, Equals) and leaf.attribute == attribute
+    if wanted and isinstance(leaf, Equals) and isinstance(leaf.value, str) and leaf.value:
+        return leaf.value
+    return None
 
 
 def _equal_in_every_branch(branches: list[list[Filter]], attribute: str) -> tuple[str, ...] | None:
     found: list[str] = []
     for branch in branches:
         value = next(
-            (
-                leaf.value
-                for leaf in branch
-                if isinstance(leaf, Equals)
-                and leaf.attribute == attribute
-                and isinstance(leaf.value, str)
-                and leaf.value
-            ),
-            None,
+            (v for leaf in branch if (v := _equals_value(leaf, attribute)) is not None), None
         )
         if value is None:
             return None

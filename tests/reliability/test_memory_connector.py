@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 from pathlib import Path
 
 from client.connection import RcsClient
 from protocol.configuration import InlineConfiguration
 from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
-from tests.server.test_cli import next_event
+from tests.server.test_cli import next_event, serve
 
 
 def write_conf(conf: Path, *, enabled: bool, provisioner: bool) -> None:
@@ -41,13 +40,7 @@ def test_a_server_not_told_to_host_it_refuses_a_configuration_using_it(tmp_path:
 
 
 async def serving(conf: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [*command("hubspot-rcs"), "serve", "--conf", str(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"RCS_LOG_FORMAT": "json"},
-    )
+    process = serve(conf)
     port = (await asyncio.to_thread(next_event, process, "server.listening"))["port"]
     return process, f"ws://127.0.0.1:{port}/openicf"
 
