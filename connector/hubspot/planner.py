@@ -189,10 +189,9 @@ def _or_of_equals(node: Filter, attribute: str) -> tuple[str, ...] | None:
 
 def _equals_value(leaf: Filter, attribute: str) -> str | None:
     """The text `leaf` asks `attribute` to equal, when it is such a leaf."""
-    wanted = isinstance(leaf, Equals) and leaf.attribute == attribute
-    if wanted and isinstance(leaf, Equals) and isinstance(leaf.value, str) and leaf.value:
-        return leaf.value
-    return None
+    if not isinstance(leaf, Equals) or leaf.attribute != attribute:
+        return None
+    return leaf.value if isinstance(leaf.value, str) and leaf.value else None
 
 
 def _equal_in_every_branch(branches: list[list[Filter]], attribute: str) -> tuple[str, ...] | None:
