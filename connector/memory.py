@@ -78,7 +78,7 @@ _CANCELLED_KEPT: Final = 100
 MAX_SEED: Final = 100_000
 MAX_VIRTUAL_OBJECTS: Final = 1_000_000_000
 MAX_PAGE_SIZE: Final = 1000
-MAX_CHANGES: Final = 10_000
+MAX_CHANGES: Final = 1_000
 """Changes kept for sync."""
 
 
