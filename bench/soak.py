@@ -11,8 +11,8 @@ answers). Load, from this process, all at once:
   127.0.0.2, which the server throttles).
 Every `--sample-s` the server's resident memory (VmRSS) and open descriptors are read from
 /proc. The verdict: the median memory of the last third of the run within 15% of that of the
-middle third, and open descriptors within 10 of the count after warm-up. It rewrites the `bench:soak` section of
-docs/reliability.md.
+middle third, and open descriptors within 10 of the count after warm-up. It rewrites the
+`bench:soak` section of docs/reliability.md.
 """
 
 from __future__ import annotations
