@@ -219,6 +219,13 @@ class Admission:
             response.headers["WWW-Authenticate"] = REALM
         return response
 
+    def log_unlogged_refusals(self) -> None:
+        """The refusals `_refuse` left for later, one line per address (housekeeping)."""
+        for address, count in self.authenticator.unlogged():
+            log.warning(
+                "auth.failed", peer=address, reason="throttled after failed keys", refused=count
+            )
+
     def _metrics_response(self, connection: ServerConnection, request: Request) -> Response:
         """The registry in Prometheus' text format (or OpenMetrics, when the scraper asks)."""
         body, content_type = self.metrics.render(request.headers.get("Accept"))

@@ -278,6 +278,7 @@ class ConnectorServer:
                 await self.pools.housekeep()
             except Exception:
                 log.exception("pool.housekeeping_failed")
+            self.admission.log_unlogged_refusals()
 
     # -- configurations ---------------------------------------------------------------------
 

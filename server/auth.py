@@ -21,6 +21,7 @@ import base64
 import binascii
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -75,8 +76,16 @@ class _Failures:
 class Authenticator:
     """Checks presented keys against the stored hash; throttles addresses that failed."""
 
-    def __init__(self, key_hash: str, *, delay_s: float, delay_max_s: float) -> None:
+    def __init__(
+        self,
+        key_hash: str,
+        *,
+        delay_s: float,
+        delay_max_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         keyhash.is_weak(key_hash)  # raises KeyHashError for a malformed hash, at start
+        self._clock = clock
         self._key_hash = key_hash
         self._delay_s = delay_s
         self._delay_max_s = delay_max_s
@@ -92,7 +101,7 @@ class Authenticator:
     def retry_after(self, address: str) -> float:
         """Seconds until `address` may present a key again (0: now)."""
         entry = self._failures.get(address)
-        return 0.0 if entry is None else max(0.0, entry.blocked_until - time.monotonic())
+        return 0.0 if entry is None else max(0.0, entry.blocked_until - self._clock())
 
     async def check(self, address: str, authorization: str | None) -> Verdict:
         key = presented_key(authorization)
@@ -120,7 +129,7 @@ class Authenticator:
 
     def _penalty(self, address: str) -> float:
         """Record a failure from `address`; the delay doubles with each, up to the maximum."""
-        now = time.monotonic()
+        now = self._clock()
         entry = self._failures.pop(address, None)
         if entry is None or now - entry.last > 2 * self._delay_max_s:
             entry = _Failures(0, now, unlogged=entry.unlogged if entry else 0)
@@ -136,7 +145,7 @@ class Authenticator:
     def refused(self, address: str) -> int | None:
         """Count a refusal from `address`; the number to log now (this one included), or None
         while the address's last line is recent (docs/operations.md "Authentication")."""
-        now = time.monotonic()
+        now = self._clock()
         entry = self._failures.get(address)
         if entry is None:  # a request without a key: logged each time, it is not a flood
             return 1
@@ -145,3 +154,15 @@ class Authenticator:
             return None
         count, entry.unlogged, entry.logged_at = entry.unlogged, 0, now
         return count
+
+    def unlogged(self) -> list[tuple[str, int]]:
+        """Refusals not logged yet, per address whose last line is `LOG_EVERY_S` old; from
+        now on they count as logged (the server's housekeeping logs them: every refusal is
+        logged, if late)."""
+        now = self._clock()
+        due = []
+        for address, entry in self._failures.items():
+            if entry.unlogged and now - entry.logged_at >= LOG_EVERY_S:
+                due.append((address, entry.unlogged))
+                entry.unlogged, entry.logged_at = 0, now
+        return due

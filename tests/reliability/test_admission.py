@@ -12,7 +12,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from server.app import ConnectorServer
-from tests.conftest import KEY, registry, settings
+from server.auth import LOG_EVERY_S, Authenticator, Verdict
+from tests.conftest import KEY, KEY_HASH, registry, settings
 
 BAD = {"Authorization": "Bearer not-the-key"}
 GOOD = {"Authorization": f"Bearer {KEY}"}
@@ -91,3 +92,19 @@ async def test_a_burst_of_guesses_gets_one_checked_and_every_refusal_counted() -
         status, ws = await upgrade(rcs.url, GOOD, source="127.0.0.2")
         assert status == 101 and ws is not None
         await ws.close()
+
+
+async def test_every_refusal_is_logged_in_the_end_aggregated() -> None:
+    """A burst's refusals beyond the first line are logged by the next housekeeping, counted,
+    once the address's last line is LOG_EVERY_S old (a fake clock: no waiting)."""
+    now = [1000.0]
+    auth = Authenticator(KEY_HASH, delay_s=30, delay_max_s=60, clock=lambda: now[0])
+    assert await auth.check("10.0.0.9", "Bearer wrong") is Verdict.WRONG
+    assert auth.refused("10.0.0.9") == 1  # the first is logged at once
+    for _ in range(25):
+        assert await auth.check("10.0.0.9", "Bearer wrong") is Verdict.THROTTLED
+        assert auth.refused("10.0.0.9") is None  # aggregated, not a line per guess
+    assert auth.unlogged() == []  # the last line is recent
+    now[0] += LOG_EVERY_S
+    assert auth.unlogged() == [("10.0.0.9", 25)]
+    assert auth.unlogged() == []
