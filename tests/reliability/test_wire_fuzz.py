@@ -45,6 +45,8 @@ class ServerThread:
         configurations = {
             "memory": hosted("memory", memory_configuration(seed=30, pageSize=7)),
             "big": hosted("big", memory_configuration(virtualObjects=5000, pageSize=50)),
+            # Searches that run until cancelled or their socket closes.
+            "stuck": hosted("stuck", memory_configuration(blockOn=["SEARCH"])),
         }
 
         async def start() -> ConnectorServer:
@@ -165,7 +167,9 @@ def livez(port: int) -> int:
         connection.close()
 
 
-OPERATIONS = st.sampled_from(["test", "get", "search", "bigsearch", "schema", "create", "sync"])
+OPERATIONS = st.sampled_from(
+    ["test", "get", "search", "bigsearch", "stuck", "schema", "create", "sync"]
+)
 GARBAGE = st.sampled_from(
     [
         "not json",
@@ -208,7 +212,7 @@ class WireFuzz(RuleBasedStateMachine):
         if peer is None:
             return
         message_id = peer.new_id()
-        configuration = "big" if op == "bigsearch" else "memory"
+        configuration = {"bigsearch": "big", "stuck": "stuck"}.get(op, "memory")
         body: dict[str, Any] = {"connectorKey": KEY_JSON, "configuration": {"name": configuration}}
         if op == "test":
             body["test"] = {}
@@ -273,6 +277,10 @@ class WireFuzz(RuleBasedStateMachine):
     def teardown(self) -> None:
         deadline = time.monotonic() + DRAIN_S
         for peer in self.peers:
+            # A stuck search ends only by a cancel or a close: it is not waited for.
+            for message_id, kind in peer.requests.items():
+                if kind == "stuck" and peer.finals[message_id] == 0:
+                    peer.stopped.add(message_id)
             while peer.open and not peer.settled() and time.monotonic() < deadline:
                 peer.read(0.2)
             if peer.open:  # still open: then every request it sent was answered exactly once
@@ -294,8 +302,8 @@ class WireFuzz(RuleBasedStateMachine):
 
 TestWireFuzz = WireFuzz.TestCase
 TestWireFuzz.settings = settings(
-    max_examples=12,
-    stateful_step_count=30,
+    max_examples=25,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
