@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.errors import ConnectorException, RetryableException
 from protocol.frames import OperationResponse
-from protocol.openicf import messages
+from protocol.openicf import messages, objects
 from protocol.openicf.proto.rpc_pb2 import ControlRequest, HandshakeMessage, RemoteMessage
 from protocol.openicf.session import (
     CancelRequested,
@@ -57,7 +57,7 @@ from protocol.openicf.session import (
     session_id_of,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
-from protocol.values import ConnectorObject, SearchResult, SyncDelta, SyncToken
+from protocol.values import ConnectorObject, GuardedString, SearchResult, SyncDelta, SyncToken
 from server.connection import FrameBucket
 from server.facades import Facades
 from server.logs import get_logger
@@ -85,6 +85,24 @@ class Origin:
 current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
     "openicf_origin", default=None
 )
+
+
+async def push_configuration_change(property_name: str, value: GuardedString) -> None:
+    """`Configurations.facade_persist`: a connector stored a property (a rotated refresh token)
+    of a configuration that came as a facade key. Push it to the group the running operation
+    came from, before that operation's answer (docs/openicf-rpc.md, configurationChangeEvent).
+    The value is never written to disk here: the peer stores it."""
+    origin = current_origin.get()
+    if origin is None:
+        log.warning("openicf.configuration_change_lost", property=property_name)
+        return
+    event = objects.configuration_change_to_legacy({property_name: value})
+    try:
+        await origin.group.push_configuration_change(origin.facade_key, event)
+    except ConnectionClosed:
+        log.warning("openicf.configuration_change_lost", property=property_name)
+        return
+    log.info("openicf.configuration_change", property=property_name)
 
 
 class Identity:
@@ -162,7 +180,9 @@ class ConnectionGroup:
         self.sockets.append(connection)
         if self._keepalive is None:
             loop = asyncio.get_running_loop()
-            self._keepalive = loop.create_task(self._keep_alive(), name=f"keepalive-{self.session_id}")
+            self._keepalive = loop.create_task(
+                self._keep_alive(), name=f"keepalive-{self.session_id}"
+            )
 
     def remove(self, connection: OpenICFConnection) -> bool:
         """Forget a closed socket; True when it was the group's last."""
@@ -215,9 +235,7 @@ class ConnectionGroup:
 class OpenICFSink:
     """One operation's answer as OpenICF messages, under its messageId, in its group."""
 
-    def __init__(
-        self, group: ConnectionGroup, message_id: int, prefer: OpenICFConnection
-    ) -> None:
+    def __init__(self, group: ConnectionGroup, message_id: int, prefer: OpenICFConnection) -> None:
         self._group = group
         self.message_id = message_id
         self._prefer = prefer
