@@ -43,13 +43,15 @@ class HostedConfiguration:
         return configuration_digest(self.configuration)
 
 
-class FacadeConfiguration(InlineConfiguration):
-    """A configuration decoded from an OpenICF facade key (server.facades).
+class FacadeKeyConfiguration(InlineConfiguration):
+    """An inline configuration that came as an OpenICF facade key (server.facades).
 
-    Its pool is keyed by its content, like an inline one, and bounded in number; a property the
-    connector stores (a rotated refresh token) goes back to the peer that sent the key, through
-    `Configurations.facade_persist`.
+    Its pool is keyed by `facadeDigest`, the digest of the key's decoded content, and bounded in
+    number; a property the connector stores (a rotated refresh token) goes back to the peer that
+    sent the key, through `Configurations.facade_persist`.
     """
+
+    facadeDigest: str
 
 
 MAX_FACADE_POOLS: Final = 16
@@ -123,13 +125,13 @@ class Configurations:
             return self._pool(
                 connector_class, named.hosted.configuration, chosen.name, named.digest, False
             )
+        if isinstance(chosen, FacadeKeyConfiguration):
+            return self._facade_pool(connector_class, chosen, chosen.facadeDigest[:32])
         digest = configuration_digest(chosen)
-        if isinstance(chosen, FacadeConfiguration):
-            return self._facade_pool(connector_class, chosen, digest)
         return self._pool(connector_class, chosen, f"inline:{digest[:12]}", digest, True)
 
     def _facade_pool(
-        self, connector_class: type[Connector], configuration: FacadeConfiguration, digest: str
+        self, connector_class: type[Connector], configuration: FacadeKeyConfiguration, digest: str
     ) -> tuple[ConnectorPool, InlineConfiguration]:
         pool, _ = self._pool(
             connector_class,

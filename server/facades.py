@@ -1,7 +1,7 @@
 """OpenICF facade keys: the configuration IDM sends with every request, and our connector list.
 
 Every OpenICF operation request carries its connector's whole `APIConfiguration` as its facade
-key (docs/openicf-rpc.md). Here it becomes a `FacadeConfiguration`: the GuardedStrings decrypted
+key (docs/openicf-rpc.md). Here it becomes a `FacadeKeyConfiguration`: the GuardedStrings decrypted
 and held as `GuardedString`s (as our own secrets are held, never written anywhere), checked with
 the rules a provisioner file is checked with, and given to `Configurations`, which keeps one pool
 per decoded content (the key's bytes differ between IDM processes for the same configuration).
@@ -19,10 +19,10 @@ from typing import Final
 from connector.base import Connector
 from connector.registry import ConnectorRegistry
 from protocol.configuration import Configuration, ConnectorKey
-from protocol.errors import ConfigurationException, ConnectorException
+from protocol.errors import ConfigurationException
 from protocol.openicf import messages, objects
 from protocol.openicf.proto.operations_pb2 import OperationRequest
-from server.configurations import FacadeConfiguration
+from server.configurations import FacadeKeyConfiguration
 
 MAX_DECODED_KEYS: Final = 64
 """Facade keys kept decoded (a key is about 5 KB; IDM sends the same few again and again)."""
@@ -33,13 +33,16 @@ class Facades:
 
     def __init__(self, registry: ConnectorRegistry) -> None:
         self.registry = registry
-        self._decoded: OrderedDict[tuple[ConnectorKey, bytes], FacadeConfiguration] = OrderedDict()
+        self._decoded: OrderedDict[tuple[ConnectorKey, bytes], FacadeKeyConfiguration] = (
+            OrderedDict()
+        )
         self._infos: bytes | None = None
 
     def connector_infos(self) -> bytes:
         """The legacy List<ConnectorInfo> of every hosted connector (built once)."""
         if self._infos is None:
-            self._infos = objects.connector_infos_to_legacy(list(self.registry.all()))
+            infos = [connector.info() for connector in self.registry.all()]
+            self._infos = objects.encode_connector_infos(infos)
         return self._infos
 
     def connector(self, request: OperationRequest) -> type[Connector]:
@@ -64,12 +67,14 @@ class Facades:
         if found is not None:
             self._decoded.move_to_end(cache_key)
             return found
-        decoded = objects.api_configuration_from_legacy(messages.facade_key_bytes(request))
-        configuration = FacadeConfiguration(
-            configurationProperties=dict(sorted(decoded.properties.items())),
-            poolConfigOption=decoded.pool,
-            operationTimeout=decoded.timeouts,
-            resultsHandlerConfig=decoded.results_handler,
+        decoded = objects.decode_facade_key(raw)
+        inline = decoded.inline()
+        configuration = FacadeKeyConfiguration(
+            configurationProperties=dict(sorted(inline.configurationProperties.items())),
+            poolConfigOption=inline.poolConfigOption,
+            operationTimeout=inline.operationTimeout,
+            resultsHandlerConfig=inline.resultsHandlerConfig,
+            facadeDigest=decoded.digest,
         )
         validate(connector, configuration)
         self._decoded[cache_key] = configuration
@@ -78,13 +83,10 @@ class Facades:
         return configuration
 
 
-def validate(connector: type[Connector], configuration: FacadeConfiguration) -> None:
+def validate(connector: type[Connector], configuration: FacadeKeyConfiguration) -> None:
     """The checks a provisioner file gets: the connector's own property rules, and ICF's
     `ObjectPoolConfiguration.validate()` (minIdle <= maxIdle <= maxObjects)."""
-    try:
-        connector.configuration_class.from_properties(configuration.configurationProperties)
-    except ConnectorException:
-        raise
+    connector.configuration_class.from_properties(configuration.configurationProperties)
     pool = configuration.poolConfigOption
     if pool.minIdle > pool.maxIdle:
         raise ConfigurationException("poolConfigOption.minIdle must be <= maxIdle")

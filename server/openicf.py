@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.errors import ConnectorException, RetryableException
 from protocol.frames import OperationResponse
+from protocol.info import ConfigurationPropertyInfo
 from protocol.openicf import messages, objects
 from protocol.openicf.proto.rpc_pb2 import ControlRequest, HandshakeMessage, RemoteMessage
 from protocol.openicf.session import (
@@ -57,7 +58,14 @@ from protocol.openicf.session import (
     session_id_of,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
-from protocol.values import ConnectorObject, GuardedString, SearchResult, SyncDelta, SyncToken
+from protocol.values import (
+    ConnectorObject,
+    GuardedString,
+    OperationName,
+    SearchResult,
+    SyncDelta,
+    SyncToken,
+)
 from server.connection import FrameBucket
 from server.facades import Facades
 from server.logs import get_logger
@@ -80,6 +88,8 @@ class Origin:
 
     group: ConnectionGroup
     facade_key: bytes
+    properties: Sequence[ConfigurationPropertyInfo]
+    """The connector's configuration properties: a change goes out with their metadata."""
 
 
 current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
@@ -96,7 +106,7 @@ async def push_configuration_change(property_name: str, value: GuardedString) ->
     if origin is None:
         log.warning("openicf.configuration_change_lost", property=property_name)
         return
-    event = objects.configuration_change_to_legacy({property_name: value})
+    event = objects.encode_configuration_change({property_name: value}, origin.properties)
     try:
         await origin.group.push_configuration_change(origin.facade_key, event)
     except ConnectionClosed:
@@ -235,7 +245,14 @@ class ConnectionGroup:
 class OpenICFSink:
     """One operation's answer as OpenICF messages, under its messageId, in its group."""
 
-    def __init__(self, group: ConnectionGroup, message_id: int, prefer: OpenICFConnection) -> None:
+    def __init__(
+        self,
+        group: ConnectionGroup,
+        message_id: int,
+        prefer: OpenICFConnection,
+        supported_operations: Sequence[OperationName] = (),
+    ) -> None:
+        self._supported = supported_operations
         self._group = group
         self.message_id = message_id
         self._prefer = prefer
@@ -246,7 +263,7 @@ class OpenICFSink:
         await self._group.send(message, self._prefer)
 
     async def answer(self, response: OperationResponse) -> None:
-        await self._send(messages.answer(self.message_id, response))
+        await self._send(messages.answer(self.message_id, response, self._supported))
 
     async def search_page(self, objects: Sequence[ConnectorObject]) -> None:
         for obj in objects:
@@ -395,14 +412,18 @@ class OpenICFConnection:
         assert group is not None  # the session refuses operations before the handshake
         message_id = event.message_id
         try:
+            connector = self.hub.facades.connector(event.request)
             configuration = self.hub.facades.configuration(event.request)
             request = messages.operation_request(event.request, configuration)
         except ConnectorException as exc:
             group.ids.finish_peer(message_id)
             self._reply(messages.error(message_id, exc))
             return
-        sink = OpenICFSink(group, message_id, self)
-        origin = Origin(group, bytes(event.request.connectorFacadeKey))
+        info = connector.info()
+        sink = OpenICFSink(group, message_id, self, info.supportedOperations)
+        origin = Origin(
+            group, bytes(event.request.connectorFacadeKey), info.configurationProperties
+        )
         if request.kind in ("search", "sync"):
             group.streams[message_id] = (request.kind, sink)
 

@@ -14,7 +14,7 @@ Legacy payloads (attributes, options, filters, schema, tokens, script values) ar
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Sequence
 from typing import Final
 
 from google.protobuf import text_format
@@ -48,11 +48,15 @@ from protocol.openicf.proto import operations_pb2 as pb_ops
 from protocol.openicf.proto.rpc_pb2 import ControlResponse, ExceptionMessage, RemoteMessage
 from protocol.openicf.wire import WireFormatError
 from protocol.values import (
+    NAME,
+    Attributes,
     ConnectorObject,
     CountPolicy,
+    JsonValue,
+    OperationName,
+    OperationOptions,
     SearchResult,
     SyncDelta,
-    SyncDeltaType,
     SyncToken,
     Uid,
     UpdateType,
@@ -125,17 +129,25 @@ def not_found(key: pb_common.ConnectorKey) -> ConnectorException:
     return ConnectorException(f"Connector not found: {text_format.MessageToString(key)} ")
 
 
-def facade_key_bytes(request: pb_ops.OperationRequest) -> bytes:
-    """The legacy APIConfiguration the facade key carries (UTF-8 Base64 text, no line breaks)."""
-    try:
-        return base64.b64decode(bytes(request.connectorFacadeKey), validate=True)
-    except ValueError:
-        raise WireFormatError(
-            "the connectorFacadeKey is not Base64 text", field="connectorFacadeKey"
-        ) from None
-
-
 # -- peer request -> our model (server side) ---------------------------------------------------
+
+
+def _attributes(blob: bytes, where: str) -> Attributes:
+    """A legacy `Set<Attribute>` as attributes to write: `Name` becomes `__NAME__`."""
+    decoded = objects.decode_attributes(blob, where)
+    attributes: Attributes = dict(decoded.attributes)
+    if decoded.name is not None:
+        attributes[NAME] = [decoded.name]
+    return attributes
+
+
+def _script_arguments(blob: bytes) -> dict[str, JsonValue]:
+    if not blob:
+        return {}
+    arguments = objects.decode_script_value(blob, "scriptArguments")
+    if not isinstance(arguments, dict):
+        raise WireFormatError("script arguments are a Map", field="scriptArguments")
+    return arguments
 
 
 def _uid(uid: pb_common.Uid, where: str) -> Uid:
@@ -168,7 +180,10 @@ def operation_request(
 
 def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model]:
     """The operation field of our model and its body, for the request field `name`."""
-    options = objects.options_from_legacy
+
+    def options(blob: bytes) -> OperationOptions:
+        return objects.decode_options(blob)[0]
+
     match name:
         case "testOpRequest":
             return "test", TestOpRequest()
@@ -180,7 +195,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
             create = request.createOpRequest
             return "create", CreateOpRequest(
                 objectClass=create.objectClass,
-                attributes=objects.attributes_from_legacy(bytes(create.createAttributes)),
+                attributes=_attributes(bytes(create.createAttributes), "createAttributes"),
                 options=options(bytes(create.options)),
             )
         case "getOpRequest":
@@ -194,7 +209,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
             search = request.searchOpRequest
             return "search", SearchOpRequest(
                 objectClass=search.objectClass,
-                filter=objects.filter_from_legacy(bytes(search.filter)),
+                filter=objects.decode_filter(bytes(search.filter)) if search.filter else None,
                 options=options(bytes(search.options)),
             )
         case "updateOpRequest":
@@ -203,7 +218,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
                 objectClass=update.objectClass,
                 uid=_uid(update.uid, "updateOpRequest"),
                 updateType=_UPDATE_TYPES[update.updateType],
-                attributes=objects.attributes_from_legacy(bytes(update.replaceAttributes)),
+                attributes=_attributes(bytes(update.replaceAttributes), "replaceAttributes"),
                 options=options(bytes(update.options)),
             )
         case "deleteOpRequest":
@@ -221,7 +236,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
             return "scriptOnConnector", ScriptOnConnectorOpRequest(
                 scriptLanguage=script.scriptLanguage,
                 scriptText=script.scriptText,
-                scriptArguments=objects.script_arguments_from_legacy(
+                scriptArguments=_script_arguments(
                     bytes(script_request.scriptContext.scriptArguments)
                 ),
                 options=options(bytes(script_request.options)),
@@ -232,11 +247,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
                 latest = sync_request.latestSyncToken
                 return "latestSyncToken", LatestSyncTokenOpRequest(objectClass=latest.objectClass)
             sync = sync_request.sync
-            token = (
-                objects.sync_token_from_legacy(bytes(sync.token.value))
-                if sync.token.value
-                else None
-            )
+            token = objects.decode_sync_token(bytes(sync.token.value)) if sync.token.value else None
             return "sync", SyncOpRequest(
                 objectClass=sync.objectClass, token=token, options=options(bytes(sync.options))
             )
@@ -253,12 +264,6 @@ _COUNT_POLICIES: Final = {
     CountPolicy.ESTIMATE: pb_common.SearchResult.ESTIMATE,
     CountPolicy.EXACT: pb_common.SearchResult.EXACT,
 }
-_DELTA_TYPES: Final = {
-    SyncDeltaType.CREATE_OR_UPDATE: pb_common.SyncDelta.CREATE_OR_UPDATE,
-    SyncDeltaType.DELETE: pb_common.SyncDelta.DELETE,
-    SyncDeltaType.CREATE: pb_common.SyncDelta.CREATE,
-    SyncDeltaType.UPDATE: pb_common.SyncDelta.UPDATE,
-}
 
 
 # -- our answers -> messages (server side) -----------------------------------------------------
@@ -268,12 +273,14 @@ def _response(message_id: int) -> RemoteMessage:
     return RemoteMessage(messageId=message_id)
 
 
-def _pb_uid(uid: Uid) -> pb_common.Uid:
-    return pb_common.Uid(value=uid.value, revision=uid.revision or "")
+def answer(
+    message_id: int,
+    response: OperationResponse,
+    supported_operations: Sequence[OperationName] = (),
+) -> RemoteMessage:
+    """A single answer: test, validate, schema, create, get, update, delete, script, token.
 
-
-def answer(message_id: int, response: OperationResponse) -> RemoteMessage:
-    """A single answer: test, validate, schema, create, get, update, delete, script, token."""
+    `supported_operations` (the connector's) completes a schema's objectClassesByOperation."""
     message = _response(message_id)
     out = message.response.operationResponse
     match response.kind:
@@ -285,25 +292,27 @@ def answer(message_id: int, response: OperationResponse) -> RemoteMessage:
             out.deleteOpResponse.SetInParent()
         case "schema":
             assert response.schema_ is not None
-            out.schemaOpResponse.schema = objects.schema_to_legacy(response.schema_.schema_)
+            out.schemaOpResponse.schema = objects.encode_schema(
+                response.schema_.schema_, supported_operations
+            )
         case "create":
             assert response.create is not None
-            out.createOpResponse.uid.CopyFrom(_pb_uid(response.create.uid))
+            out.createOpResponse.uid.CopyFrom(objects.uid_to_proto(response.create.uid))
         case "update":
             assert response.update is not None
-            out.updateOpResponse.uid.CopyFrom(_pb_uid(response.update.uid))
+            out.updateOpResponse.uid.CopyFrom(objects.uid_to_proto(response.update.uid))
         case "get":
             assert response.get is not None
             out.GetOpResponse.SetInParent()
             if response.get.connectorObject is not None:
-                out.GetOpResponse.connectorObject = objects.connector_object_to_legacy(
+                out.GetOpResponse.connectorObject = objects.encode_connector_object(
                     response.get.connectorObject
                 )
         case "scriptOnConnector":
             assert response.scriptOnConnector is not None
             out.scriptOnConnectorOpResponse.SetInParent()
             if response.scriptOnConnector.result is not None:
-                out.scriptOnConnectorOpResponse.object = objects.script_result_to_legacy(
+                out.scriptOnConnectorOpResponse.object = objects.encode_script_value(
                     response.scriptOnConnector.result
                 )
         case "latestSyncToken":
@@ -311,9 +320,7 @@ def answer(message_id: int, response: OperationResponse) -> RemoteMessage:
             latest = out.syncOpResponse.latestSyncToken
             latest.SetInParent()
             if response.latestSyncToken.token is not None:
-                latest.syncToken.value = objects.sync_token_to_legacy(
-                    response.latestSyncToken.token
-                )
+                latest.syncToken.value = objects.encode_sync_token(response.latestSyncToken.token)
         case other:
             raise ValueError(f"{other} answers are streamed, not single")
     return message
@@ -325,7 +332,7 @@ def search_object(message_id: int, sequence: int, obj: ConnectorObject) -> Remot
     part = message.response.operationResponse.searchOpResponse
     part.sequence = sequence
     part.connectorObject.objectClass = obj.objectClass
-    part.connectorObject.attributes = objects.attributes_to_legacy(obj)
+    part.connectorObject.attributes = objects.encode_object_attributes(obj)
     return message
 
 
@@ -347,15 +354,7 @@ def sync_delta(message_id: int, sequence: int, delta: SyncDelta) -> RemoteMessag
     message = _response(message_id)
     sync = message.response.operationResponse.syncOpResponse.sync
     sync.sequence = sequence
-    out = sync.syncDelta
-    out.token.value = objects.sync_token_to_legacy(delta.token)
-    out.deltaType = _DELTA_TYPES[delta.deltaType]
-    out.objectClass = delta.objectClass
-    out.uid.CopyFrom(_pb_uid(delta.uid))
-    if delta.previousUid is not None:
-        out.previousUid.CopyFrom(_pb_uid(delta.previousUid))
-    if delta.connectorObject is not None:
-        out.connectorObject = objects.attributes_to_legacy(delta.connectorObject)
+    sync.syncDelta.CopyFrom(objects.sync_delta_to_proto(delta))
     return message
 
 
@@ -365,7 +364,7 @@ def sync_done(message_id: int, sent: int, token: SyncToken | None) -> RemoteMess
     sync.SetInParent()
     sync.sequence = sent
     if token is not None:
-        sync.syncToken.value = objects.sync_token_to_legacy(token)
+        sync.syncToken.value = objects.encode_sync_token(token)
     return message
 
 
@@ -448,7 +447,6 @@ __all__ = [
     "control_answer",
     "error",
     "exception_of",
-    "facade_key_bytes",
     "leading_message_id",
     "not_found",
     "operation_field",
