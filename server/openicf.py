@@ -87,6 +87,8 @@ class Origin:
     change that the operation causes is pushed (docs/openicf-rpc.md, configurationChangeEvent)."""
 
     group: ConnectionGroup
+    connection: OpenICFConnection
+    """The socket the request came on: the change goes out on it, so it precedes the answer."""
     facade_key: bytes
     properties: Sequence[ConfigurationPropertyInfo]
     """The connector's configuration properties: a change goes out with their metadata."""
@@ -108,7 +110,7 @@ async def push_configuration_change(property_name: str, value: GuardedString) ->
         return
     event = objects.encode_configuration_change({property_name: value}, origin.properties)
     try:
-        await origin.group.push_configuration_change(origin.facade_key, event)
+        await origin.group.push_configuration_change(origin.facade_key, event, origin.connection)
     except ConnectionClosed:
         log.warning("openicf.configuration_change_lost", property=property_name)
         return
@@ -237,9 +239,11 @@ class ConnectionGroup:
                 await self._keepalive
         await self.operations.stop_all()
 
-    async def push_configuration_change(self, facade_key: bytes, event: bytes) -> None:
+    async def push_configuration_change(
+        self, facade_key: bytes, event: bytes, prefer: OpenICFConnection | None
+    ) -> None:
         """A configurationChangeEvent: messageId 0, the facade key and the event, no answer."""
-        await self.send(messages.configuration_change(facade_key, event), None)
+        await self.send(messages.configuration_change(facade_key, event), prefer)
 
 
 class OpenICFSink:
@@ -366,7 +370,13 @@ class OpenICFConnection:
             )
             self._reply(messages.error(message.messageId, refused))
             return
-        self._act(self.session.receive(message))
+        event = self.session.receive(message)
+        try:
+            self._act(event)
+        except Exception as exc:
+            # A bug of ours on one message must not cost the peer its socket.
+            log.exception("openicf.internal_error")
+            self._reply(messages.error(message.messageId, exc))
 
     def _act(self, event: Event) -> None:
         match event:
@@ -421,9 +431,8 @@ class OpenICFConnection:
             return
         info = connector.info()
         sink = OpenICFSink(group, message_id, self, info.supportedOperations)
-        origin = Origin(
-            group, bytes(event.request.connectorFacadeKey), info.configurationProperties
-        )
+        facade_key = bytes(event.request.connectorFacadeKey)
+        origin = Origin(group, self, facade_key, info.configurationProperties)
         if request.kind in ("search", "sync"):
             group.streams[message_id] = (request.kind, sink)
 
