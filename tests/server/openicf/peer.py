@@ -98,6 +98,9 @@ class Peer:
                     continue
                 await self.received.put((n, message))
 
+    def skip_ids_below(self, floor: int) -> None:
+        self._next_id = max(self._next_id, floor)
+
     def next_id(self) -> int:
         message_id, self._next_id = self._next_id, self._next_id + 1
         return message_id
