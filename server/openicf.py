@@ -76,7 +76,7 @@ from server.settings import ServerSettings
 log = get_logger("server.openicf")
 
 KEEPALIVE_FIRST_S: Final = 60.0
-"""The first keepalive ControlRequest, after the group's start (docs/openicf-rpc.md)."""
+"""The first keepalive ControlRequest, after the group's start (docs/openicf-rpc.md §3)."""
 KEEPALIVE_EVERY_S: Final = 240.0
 """Then every 4 minutes, as the Java peers do."""
 
@@ -84,7 +84,7 @@ KEEPALIVE_EVERY_S: Final = 240.0
 @dataclass(frozen=True)
 class Origin:
     """Which group and facade key the running operation came from: where a configuration
-    change that the operation causes is pushed (docs/openicf-rpc.md, configurationChangeEvent)."""
+    change that the operation causes is pushed (docs/openicf-rpc.md §9.8)."""
 
     group: ConnectionGroup
     connection: OpenICFConnection
@@ -102,7 +102,7 @@ current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
 async def push_configuration_change(property_name: str, value: GuardedString) -> None:
     """`Configurations.facade_persist`: a connector stored a property (a rotated refresh token)
     of a configuration that came as a facade key. Push it to the group the running operation
-    came from, before that operation's answer (docs/openicf-rpc.md, configurationChangeEvent).
+    came from, before that operation's answer (docs/openicf-rpc.md §9.8).
     The value is never written to disk here: the peer stores it."""
     origin = current_origin.get()
     if origin is None:

@@ -7,7 +7,7 @@ pool through the configurations, applies the operationTimeout, runs it, and writ
 log line and the metrics. Nothing here knows a wire.
 
 One `Operations` serves one peer: a JSON connection, or an OpenICF connection group (whose
-requests and cancels may arrive on any of its sockets, docs/openicf-rpc.md).
+requests and cancels may arrive on any of its sockets, docs/openicf-rpc.md §3).
 """
 
 from __future__ import annotations

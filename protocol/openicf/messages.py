@@ -2,7 +2,7 @@
 
 The server turns a peer's `OperationRequest` into the same `protocol.frames.OperationRequest` the
 JSON wire produces, and each typed answer back into the messages the Java server sends
-(docs/openicf-rpc.md): search objects one message each with their `sequence`, then a final
+(docs/openicf-rpc.md §10, §11): search objects one message each with their `sequence`, then a final
 message whose `sequence` is the number of objects sent; `GetOpResponse` with a legacy *full*
 ConnectorObject (empty when there is none); errors as `ExceptionMessage{exceptionClass, message,
 stackTrace}` with the Java class names of `protocol.errors`. The client does the reverse with
