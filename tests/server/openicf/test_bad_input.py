@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from protocol.openicf import legacy
 from protocol.openicf.proto.rpc_pb2 import RemoteMessage
 from server.app import ConnectorServer
 from tests.conftest import KEY, MEMORY_KEY, registry
@@ -183,3 +184,16 @@ async def test_a_drain_answers_what_still_runs_with_a_retryable_error() -> None:
         assert answer.response.error.exceptionClass == (
             "org.identityconnectors.framework.common.exceptions.RetryableException"
         )
+
+
+async def test_a_value_our_model_cannot_hold_is_refused_by_name(ops: Operations) -> None:
+    message = ops.request()
+    create = message.request.operationRequest.createOpRequest
+    create.objectClass = "contact"
+    photo = legacy.LegacyObject("Attribute", {"name": "photo", "Values": [b"\x89PNG"]})
+    create.createAttributes = legacy.encode(legacy.JavaSet([legacy.Typed("Name", "a"), photo]))
+    [answer] = await ops.call(message)
+    assert answer.response.error.exceptionClass == ILLEGAL_ARGUMENT
+    assert "photo" in answer.response.error.message
+    assert "ByteArray" in answer.response.error.message
+    await still_works(ops)
