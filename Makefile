@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
 BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_429
 
-.PHONY: run test lint typecheck unit bench soak clean
+.PHONY: run test lint typecheck unit bench soak clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-%: $(STAMP)
 # stay flat); the figures land in docs/reliability.md. Shorter: make soak ARGS='--minutes 3'.
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak $(ARGS)
+
+# Regenerates protocol/openicf/proto/*_pb2.py[i] from the .proto files there.
+proto: $(STAMP)
+	$(BIN)/python tests/protocol/openicf/test_generated.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info run

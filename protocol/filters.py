@@ -296,3 +296,19 @@ def _any_of(children: list[Filter], ci: bool) -> Matcher:
         return any(other(obj) for other in others)
 
     return match
+
+
+def rename_attributes(node: Filter, rename: Callable[[str], str]) -> Filter:
+    """The same filter with every attribute name passed through `rename` (which may raise):
+    how a connector folds its aliases into one name, and a client maps IDM's names to native
+    ones."""
+    match node:
+        case And() | Or():
+            return node.model_copy(
+                update={"filters": [rename_attributes(f, rename) for f in node.filters]}
+            )
+        case Not():
+            return node.model_copy(update={"filter": rename_attributes(node.filter, rename)})
+        case _:
+            name = rename(node.attribute)
+            return node if name == node.attribute else node.model_copy(update={"attribute": name})

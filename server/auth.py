@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -92,6 +93,9 @@ class Authenticator:
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
+        self._checking: dict[bytes, asyncio.Future[bool]] = {}
+        """Checks in progress by the presented key's SHA-256: IDM opens its sockets at once,
+        and the second waits for the first's derivation instead of paying its own."""
 
     @property
     def weak(self) -> bool:
@@ -115,8 +119,7 @@ class Authenticator:
             async with lock:
                 if self.retry_after(address) > 0:
                     return Verdict.THROTTLED
-                # An uncached scrypt check costs tens of milliseconds: off the event loop.
-                ok = await asyncio.to_thread(keyhash.verify_key, self._key_hash, key)
+                ok = await self._verify(key)
         finally:
             self._waiting[address] -= 1
             if not self._waiting[address]:
@@ -126,6 +129,25 @@ class Authenticator:
             return Verdict.OK
         self._penalty(address)
         return Verdict.WRONG
+
+    async def _verify(self, key: str) -> bool:
+        fingerprint = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        running = self._checking.get(fingerprint)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._checking[fingerprint] = future
+        try:
+            # An uncached scrypt check costs tens of milliseconds: keep it off the event loop.
+            ok = await asyncio.to_thread(keyhash.verify_key, self._key_hash, key)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a lone check's failure is raised below, not logged
+            raise
+        finally:
+            del self._checking[fingerprint]
+        future.set_result(ok)
+        return ok
 
     def _penalty(self, address: str) -> float:
         """Record a failure from `address`; the delay doubles with each, up to the maximum."""

@@ -8,8 +8,10 @@ server holds, docs/protocol.md) or inline. Both resolve here, to one pool per co
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from prometheus_client import CollectorRegistry
 
@@ -19,7 +21,7 @@ from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfigu
 from protocol.errors import ConfigurationException
 from protocol.frames import OperationRequest
 from protocol.info import ConfigurationInfo, ConnectorInfo
-from protocol.values import GuardedString
+from protocol.values import GuardedString, JsonValue
 from server.pool import ConnectorPool, PoolKey, PoolManager, configuration_digest
 
 __all__ = ["Configurations", "HostedConfiguration", "Persist"]
@@ -35,10 +37,30 @@ class HostedConfiguration:
     name: str
     connector_ref: ConnectorKey
     configuration: InlineConfiguration
+    enabled: bool = True
+    """False: held, listed, and refused to every operation (IDM's `enabled: false`)."""
+    display_name: str | None = None
+    object_types: dict[str, JsonValue] | None = None
+    """IDM's `objectTypes` from the provisioner file, handed to clients as they are."""
 
     @property
     def digest(self) -> str:
         return configuration_digest(self.configuration)
+
+
+class FacadeKeyConfiguration(InlineConfiguration):
+    """An inline configuration that came as an OpenICF facade key (server.facades).
+
+    Its pool is keyed by `facadeDigest`, the digest of the key's decoded content, and bounded in
+    number; a property the connector stores (a rotated refresh token) goes back to the peer that
+    sent the key, through `Configurations.facade_persist`.
+    """
+
+    facadeDigest: str
+
+
+MAX_FACADE_POOLS: Final = 16
+"""Pools of facade configurations kept at once; the least recently used one beyond is retired."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,10 @@ class Configurations:
         self._metrics = metrics
         self._persist = persist
         self._named: dict[str, _Named] = {}
+        self._facade_pools: OrderedDict[PoolKey, None] = OrderedDict()
+        self.facade_persist: PersistProperty | None = None
+        """Where a connector's stored property goes when its configuration came as a facade
+        key (the OpenICF wire pushes it to the peer as a configurationChangeEvent)."""
 
     def set(self, configurations: Mapping[str, HostedConfiguration]) -> None:
         """Install the named configurations (at start, or on reload).
@@ -82,7 +108,13 @@ class Configurations:
 
     def configuration_infos(self) -> list[ConfigurationInfo]:
         return [
-            ConfigurationInfo(name=name, connectorRef=n.hosted.connector_ref)
+            ConfigurationInfo(
+                name=name,
+                connectorRef=n.hosted.connector_ref,
+                enabled=n.hosted.enabled,
+                displayName=n.hosted.display_name,
+                objectTypes=n.hosted.object_types,
+            )
             for name, n in sorted(self._named.items())
         ]
 
@@ -100,12 +132,37 @@ class Configurations:
                 raise ConfigurationException(
                     f"unknown configuration {chosen.name!r} (this server holds: {known})"
                 )
+            if not named.hosted.enabled:
+                raise ConfigurationException(
+                    f"configuration {chosen.name!r} is disabled (enabled: false in its "
+                    "provisioner file): it is not served"
+                )
             _check_ref(named.hosted, connector_class)
             return self._pool(
                 connector_class, named.hosted.configuration, chosen.name, named.digest, False
             )
+        if isinstance(chosen, FacadeKeyConfiguration):
+            return self._facade_pool(connector_class, chosen, chosen.facadeDigest[:32])
         digest = configuration_digest(chosen)
         return self._pool(connector_class, chosen, f"inline:{digest[:12]}", digest, True)
+
+    def _facade_pool(
+        self, connector_class: type[Connector], configuration: FacadeKeyConfiguration, digest: str
+    ) -> tuple[ConnectorPool, InlineConfiguration]:
+        pool, _ = self._pool(
+            connector_class,
+            configuration,
+            f"facade:{digest[:12]}",
+            digest,
+            True,
+            self.facade_persist,
+        )
+        self._facade_pools[pool.key] = None
+        self._facade_pools.move_to_end(pool.key)
+        while len(self._facade_pools) > MAX_FACADE_POOLS:
+            oldest, _ = self._facade_pools.popitem(last=False)
+            self.pools.retire(oldest)
+        return pool, configuration
 
     def _pool(
         self,

@@ -29,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -59,7 +59,7 @@ from protocol.values import ConnectorObject, SearchResult, SyncDelta, SyncToken
 from server.configurations import Configurations
 from server.logs import get_logger
 from server.metrics import ServerMetrics
-from server.runner import Operations
+from server.runner import Operations, Replies, cut_off
 from server.settings import ServerSettings
 
 log = get_logger("server.connection")
@@ -154,6 +154,14 @@ class JsonSink:
 PEER_NAME = "hubspot-rcs"
 
 
+def frame_bucket(settings: ServerSettings) -> TokenBucket | None:
+    """The per-connection frame limit `max_frames_per_second` and `frame_burst` ask for (both
+    wires); None when unlimited."""
+    if settings.max_frames_per_second is None:
+        return None
+    return TokenBucket(settings.max_frames_per_second, capacity=settings.frame_burst)
+
+
 class Connection:
     """The JSON protocol on one authenticated socket."""
 
@@ -175,14 +183,9 @@ class Connection:
         self._metrics = metrics
         self._settings = settings
         self._limits = Limits(settings.search_frame_max_objects, settings.search_frame_max_bytes)
-        self._replies: set[asyncio.Task[None]] = set()
         self._cut_off = False
-        self._closing: asyncio.Task[None] | None = None
-        self._bucket = (
-            None
-            if settings.max_frames_per_second is None
-            else TokenBucket(settings.max_frames_per_second, capacity=settings.frame_burst)
-        )
+        self._replies = Replies(settings.max_pending_replies, self._cut_off_peer)
+        self._bucket = frame_bucket(settings)
 
     @property
     def operations(self) -> Mapping[Hashable, asyncio.Task[None]]:
@@ -299,7 +302,7 @@ class Connection:
             await asyncio.wait([task])
             self._reply(self._cancel_answer(message_id, target, task.cancelled()))
 
-        self._spawn(answer_when_stopped())
+        self._replies.spawn(answer_when_stopped())
 
     @staticmethod
     def _cancel_answer(message_id: int, target: int, cancelled: bool) -> ResponseFrame:
@@ -309,9 +312,7 @@ class Connection:
     async def stop_operations(self) -> None:
         """The socket is gone: cancel what runs (their leases go back) and wait for it."""
         await self._operations.stop_all()
-        for reply in list(self._replies):
-            reply.cancel()
-        await self._wait_replies()
+        await self._replies.cancel()
         self.session.close()
 
     # -- replies from the reader ------------------------------------------------------------
@@ -319,40 +320,9 @@ class Connection:
     def _reply(self, frame: ResponseFrame) -> None:
         with contextlib.suppress(ProtocolError):
             self.session.sent(frame)
-        self._spawn(self._send(encode(frame).encode()))
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        if len(self._replies) >= self._settings.max_pending_replies:
-            coroutine.close()
-            self._cut_off_peer()
-            return
-        task = asyncio.get_running_loop().create_task(_quietly(coroutine))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
+        self._replies.spawn(self._send(encode(frame).encode()))
 
     def _cut_off_peer(self) -> None:
         """The peer sends and does not read: close, rather than hold its answers."""
-        if self._cut_off:
-            return
         self._cut_off = True
-        self._metrics.connections_cut_off.inc()
-        log.warning(
-            "connection.cut_off",
-            reason="the peer does not read its answers",
-            pending=len(self._replies),
-        )
-        # The answers pending fail once the socket is closed; the close frame queues behind
-        # unread data, and websockets aborts the connection after close_timeout.
-        self._closing = asyncio.get_running_loop().create_task(
-            _quietly(self.ws.close(1008, "answers not read"))
-        )
-
-    async def _wait_replies(self) -> None:
-        if self._replies:
-            await asyncio.wait(list(self._replies))
-
-
-async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
-    """A reply to a peer that has gone away is simply not sent."""
-    with contextlib.suppress(ConnectionClosed):
-        await coroutine
+        cut_off(self.ws, self._metrics, self._replies)

@@ -7,7 +7,7 @@ pool through the configurations, applies the operationTimeout, runs it, and writ
 log line and the metrics. Nothing here knows a wire.
 
 One `Operations` serves one peer: a JSON connection, or an OpenICF connection group (whose
-requests and cancels may arrive on any of its sockets, docs/openicf-rpc.md).
+requests and cancels may arrive on any of its sockets, docs/openicf-rpc.md §3).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Final
 
 import structlog
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from protocol.configuration import InlineConfiguration
@@ -142,7 +143,7 @@ class Operations:
         self._answered: set[Hashable] = set()
         self._cancelled_by_peer: set[Hashable] = set()
         self._sinks: dict[Hashable, dispatch.AnswerSink] = {}
-        self._replies: set[asyncio.Task[None]] = set()
+        self._replies = Replies()
 
     def start(
         self,
@@ -252,8 +253,8 @@ class Operations:
                 self._cancelled_by_peer.discard(key)
                 sink = self._sinks[key]
                 task.cancel()
-                self._spawn(self._fail_after(task, sink, exc))
-        await self._wait_replies()
+                self._replies.spawn(self._fail_after(task, sink, exc))
+        await self._replies.wait()
 
     async def _fail_after(
         self, task: asyncio.Task[None], sink: dispatch.AnswerSink, exc: ConnectorException
@@ -269,21 +270,66 @@ class Operations:
             task.cancel("connection closed")
         if tasks:
             await asyncio.wait(tasks)
-        for reply in list(self._replies):
-            reply.cancel()
-        await self._wait_replies()
+        await self._replies.cancel()
 
-    def _spawn(self, coroutine: Any) -> None:
+
+class Replies:
+    """Small sends that must not hold up their caller (a reader never awaits a send): each
+    runs as its own task, and a reply to a peer that has gone away is simply not sent.
+
+    Bounded per connection, as search parts are: past `limit` unsent replies the peer is not
+    reading them, and `on_overflow` cuts it off (`cut_off`) instead of the server buffering
+    without end."""
+
+    def __init__(
+        self, limit: int | None = None, on_overflow: Callable[[], None] | None = None
+    ) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self.overflowed = False
+        self.closing: asyncio.Task[None] | None = None
+        """The close of a connection cut off, kept referenced until it is done."""
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self.overflowed or (self._limit is not None and len(self._tasks) >= self._limit):
+            coroutine.close()
+            if not self.overflowed:
+                self.overflowed = True
+                if self._on_overflow is not None:
+                    self._on_overflow()
+            return
         task = asyncio.get_running_loop().create_task(_quietly(coroutine))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _wait_replies(self) -> None:
-        if self._replies:
-            await asyncio.wait(list(self._replies))
+    async def wait(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def cancel(self) -> None:
+        """Stop what has not been sent (the socket is gone) and wait for it."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait()
 
 
-async def _quietly(coroutine: Any) -> None:
-    """A reply to a peer that has gone away is simply not sent."""
+def cut_off(ws: ServerConnection, metrics: ServerMetrics, replies: Replies) -> None:
+    """Close a connection whose peer sends and does not read its answers (either wire).
+
+    The answers pending fail once the socket is closed; the close frame queues behind unread
+    data, and websockets aborts the connection after close_timeout."""
+    metrics.connections_cut_off.inc()
+    reason = "the peer does not read its answers"
+    log.warning("connection.cut_off", reason=reason, pending=len(replies))
+    replies.closing = asyncio.get_running_loop().create_task(
+        _quietly(ws.close(1008, "answers not read"))
+    )
+
+
+async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
     with contextlib.suppress(ConnectionClosed):
         await coroutine
