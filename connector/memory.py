@@ -457,7 +457,7 @@ class MemoryConnector(
         await self._enter("SYNC")
         after = _sync_position(token)
         oldest = self.store.last_change - len(self.store.changes)
-        if after < oldest:
+        if oldest > 0 and after < oldest:  # changes the token needs were dropped
             raise InvalidAttributeValueException(
                 f"sync token {after} is older than the {MAX_CHANGES} changes this connector "
                 "keeps; start again from latest_sync_token"
