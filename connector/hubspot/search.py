@@ -39,7 +39,7 @@ from connector.hubspot.schema import CrmType
 from connector.hubspot.shared import HubspotShared
 from connector.hubspot.values import ObjectReader
 from protocol.errors import ConnectorException, InvalidAttributeValueException
-from protocol.filters import Filter, evaluate
+from protocol.filters import Filter, matcher
 from protocol.values import (
     ConnectorObject,
     CountPolicy,
@@ -248,6 +248,7 @@ class SearchRun:
         consumed = to_skip  # matches before this page: they count against HubSpot's total
         fetch, keyset = self._fetcher()
         flt, reader = self.filter, self.reader
+        keep = None if flt is None else matcher(flt)
         emitted = 0
         scanned = 0  # objects read from HubSpot, reported when the filter is applied here
         total: int | None = None
@@ -262,7 +263,7 @@ class SearchRun:
             for index in range(skip, len(objects)):
                 scanned += 1
                 obj = reader.read(objects[index])
-                if flt is not None and not evaluate(flt, obj):
+                if keep is not None and not keep(obj):
                     continue
                 if to_skip:
                     to_skip -= 1

@@ -17,8 +17,7 @@ from connector.registry import ConnectorRegistry
 from emulator import EmulatorSettings, run_emulator
 from protocol.configuration import InlineConfiguration
 from server.app import ConnectorServer, HostedConfiguration
-from tests.conftest import KEY, command, settings
-from tests.connector.hubspot.conftest import properties_for
+from tests.conftest import KEY, command, properties_for, settings
 
 
 class Terminal(io.StringIO):

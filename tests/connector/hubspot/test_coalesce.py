@@ -25,8 +25,7 @@ from protocol.values import ConnectorObject, OperationOptions
 from server.app import ConnectorServer, HostedConfiguration
 from server.keyhash import hash_key
 from server.settings import ServerSettings
-
-from .conftest import properties_for
+from tests.conftest import properties_for
 
 KEY = "test-key"
 BATCH_READ = "/crm/v3/objects/contacts/batch/read"
@@ -34,7 +33,7 @@ BATCH_UPDATE = "/crm/v3/objects/contacts/batch/update"
 
 
 @pytest.fixture
-def settings() -> EmulatorSettings:
+def emulator_settings() -> EmulatorSettings:
     return EmulatorSettings(contacts=40, companies=2, seed=17, rate_limits_enabled=False)
 
 
