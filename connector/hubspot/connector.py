@@ -3,7 +3,9 @@
 It answers to the Java connector's key (docs/openicf.md §6), so IDM's provisioner files and their
 `connectorRef` resolve unchanged. Modules:
 - configuration.py: the configuration properties;
-- shared.py: what a configuration's instances share (HTTP, the schema read from HubSpot);
+- shared.py: what a configuration's instances share (HTTP, the schema read from HubSpot, the
+  coalescer);
+- coalesce.py: concurrent reads and updates by id, from any operations, as batch calls;
 - http.py, ratelimit.py, tls.py, errors.py: calling HubSpot (OAuth, limits, retries, TLS, and
   what its errors become);
 - schema.py, values.py: object classes, schema, value conversion;
