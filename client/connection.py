@@ -26,12 +26,13 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, TypeAlias
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
 
-from protocol.codec import FrameError, decode, encode, exception_from
+from protocol.codec import decode, encode, exception_from
 from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
 from protocol.errors import (
     ConfigurationException,
@@ -40,9 +41,11 @@ from protocol.errors import (
     ConnectorException,
     InvalidCredentialException,
     OperationTimeoutException,
+    ProtocolError,
 )
 from protocol.filters import Filter
 from protocol.frames import (
+    HANDSHAKE_MESSAGE_ID,
     CancelRequest,
     ControlRequest,
     ControlResponse,
@@ -68,6 +71,7 @@ from protocol.frames import (
 )
 from protocol.info import ConfigurationInfo, ConnectorInfo
 from protocol.schema import Schema
+from protocol.session import Session, Side
 from protocol.values import (
     Attributes,
     ConnectorObject,
@@ -85,6 +89,8 @@ CLIENT_CERTIFICATE_REQUIRED: Final = "client certificate required"
 """The body of the server's 403 to a peer without a certificate under mutual TLS."""
 STREAM_QUEUE_FRAMES: Final = 8
 """Search parts a client holds before its reader stops reading (and TCP pushes back)."""
+Wire: TypeAlias = Literal["json", "openicf"]
+"""The protocols a client speaks: ours (docs/protocol.md) and OpenICF 1.5 (docs/openicf-rpc.md)."""
 
 
 class _Pending:
@@ -159,13 +165,64 @@ def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
     return "Basic " + base64.b64encode(f"anonymous:{key}".encode()).decode()
 
 
+async def open_socket(
+    url: str,
+    key: str,
+    *,
+    ssl: ssl_module.SSLContext | None,
+    auth: Literal["basic", "bearer"],
+    open_timeout_s: float,
+    max_frame_bytes: int,
+    subprotocol: str | None = None,
+) -> ClientConnection:
+    """One authenticated WebSocket to the server, its refusals raised as ICF exceptions."""
+    try:
+        return await connect(
+            url,
+            additional_headers={"Authorization": _authorization(key, auth)},
+            subprotocols=[Subprotocol(subprotocol)] if subprotocol else None,
+            ssl=ssl if url.startswith("wss:") else None,
+            compression=None,
+            open_timeout=open_timeout_s,
+            max_size=max_frame_bytes,
+            max_queue=4,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        said = (exc.response.body or b"").decode(errors="replace").strip()
+        if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
+            raise InvalidCredentialException(
+                "the server requires a client certificate (mutual TLS) and got none"
+            ) from None
+        if status in (401, 403):
+            raise InvalidCredentialException(
+                f"the server refused the key (HTTP {status})"
+            ) from None
+        reason = f": {said}" if said and len(said) < 80 else ""
+        raise ConnectionFailedException(
+            f"the server refused the connection (HTTP {status}{reason})"
+        ) from None
+    except InvalidHandshake as exc:
+        # Under TLS 1.3 a server that refuses the client's certificate says so only after
+        # the client has sent its request: the answer is an alert, then a closed socket.
+        tls = " (did it refuse our TLS client certificate?)" if url.startswith("wss:") else ""
+        raise ConnectionFailedException(
+            f"the server at {url} closed the connection during the upgrade{tls}: {exc}"
+        ) from None
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
+
+
 class RcsClient:
     """A connection to a connector server. Build it with `await RcsClient.connect(...)`."""
 
+    protocol: Wire = "json"
+
     def __init__(self, ws: ClientConnection, *, stream_queue_frames: int) -> None:
         self.ws = ws
+        self.session = Session(Side.CLIENT)
+        """The wire's state table: every frame this client sends or reads goes through it."""
         self._pending: dict[int, _Pending] = {}
-        self._next_id = 1
         self._stream_queue_frames = stream_queue_frames
         self._closed_error: ConnectorException | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -178,6 +235,7 @@ class RcsClient:
         url: str,
         key: str,
         *,
+        protocol: Wire = "json",
         ssl: ssl_module.SSLContext | None = None,
         auth: Literal["basic", "bearer"] = "basic",
         peer_name: str = "hubspot-rcs-client",
@@ -187,43 +245,33 @@ class RcsClient:
     ) -> RcsClient:
         """Open the socket, authenticate on the upgrade, and do the handshake.
 
+        `protocol` picks the wire: `json` (ours, docs/protocol.md) or `openicf` (OpenICF 1.5,
+        as IDM speaks it, docs/openicf-rpc.md); the API above it is the same.
         Raises `InvalidCredentialException` when the server refuses the key (401/403) and
         `ConnectionFailedException` when it cannot be reached.
         """
-        try:
-            ws = await connect(
+        if protocol == "openicf":
+            from client.openicf import OpenIcfClient
+
+            return await OpenIcfClient.open(
                 url,
-                additional_headers={"Authorization": _authorization(key, auth)},
-                ssl=ssl if url.startswith("wss:") else None,
-                compression=None,
-                open_timeout=open_timeout_s,
-                max_size=max_frame_bytes,
-                max_queue=4,
+                key,
+                ssl=ssl,
+                auth=auth,
+                open_timeout_s=open_timeout_s,
+                max_frame_bytes=max_frame_bytes,
+                stream_queue_frames=stream_queue_frames,
             )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            said = (exc.response.body or b"").decode(errors="replace").strip()
-            if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
-                raise InvalidCredentialException(
-                    "the server requires a client certificate (mutual TLS) and got none"
-                ) from None
-            if status in (401, 403):
-                raise InvalidCredentialException(
-                    f"the server refused the key (HTTP {status})"
-                ) from None
-            reason = f": {said}" if said and len(said) < 80 else ""
-            raise ConnectionFailedException(
-                f"the server refused the connection (HTTP {status}{reason})"
-            ) from None
-        except InvalidHandshake as exc:
-            # Under TLS 1.3 a server that refuses the client's certificate says so only after
-            # the client has sent its request: the answer is an alert, then a closed socket.
-            tls = " (did it refuse our TLS client certificate?)" if url.startswith("wss:") else ""
-            raise ConnectionFailedException(
-                f"the server at {url} closed the connection during the upgrade{tls}: {exc}"
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
+        if protocol != "json":
+            raise ValueError(f"unknown protocol {protocol!r}: json or openicf")
+        ws = await open_socket(
+            url,
+            key,
+            ssl=ssl,
+            auth=auth,
+            open_timeout_s=open_timeout_s,
+            max_frame_bytes=max_frame_bytes,
+        )
         client = cls(ws, stream_queue_frames=stream_queue_frames)
         client._reader = asyncio.get_running_loop().create_task(client._read())
         try:
@@ -254,7 +302,8 @@ class RcsClient:
             async for message in self.ws:
                 try:
                     frame = decode(message)
-                except FrameError:
+                    self.session.receive(frame)
+                except ProtocolError:
                     continue  # not ours to answer; a server does not send these
                 if not isinstance(frame, ResponseFrame):
                     continue  # this client serves no requests
@@ -272,9 +321,7 @@ class RcsClient:
         if self._closed_error is not None:
             raise self._closed_error
         if message_id is None:
-            while self._next_id in self._pending:
-                self._next_id += 1
-            message_id, self._next_id = self._next_id, self._next_id + 1
+            message_id = self.session.next_request_id()
         pending = _Pending(limit)
         self._pending[message_id] = pending
         return message_id, pending
@@ -284,8 +331,11 @@ class RcsClient:
         pending = self._pending.pop(message_id, None)
         if pending is not None:
             pending.abandon()
+        if message_id != HANDSHAKE_MESSAGE_ID:
+            self.session.finish(message_id)
 
     async def _send(self, frame: RequestFrame) -> None:
+        self.session.sent(frame)
         try:
             await self.ws.send(encode(frame))
         except ConnectionClosed:
@@ -316,12 +366,13 @@ class RcsClient:
 
     async def _handshake(self, peer_name: str) -> None:
         hello = Handshake(sessionId=uuid.uuid4().hex, peerName=peer_name)
-        _, pending = self._open(message_id=0)
+        _, pending = self._open(message_id=HANDSHAKE_MESSAGE_ID)
         try:
-            await self._send(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
+            body = RequestBody(handshake=hello)
+            await self._send(RequestFrame(messageId=HANDSHAKE_MESSAGE_ID, request=body))
             frame = await pending.get()
         finally:
-            self._forget(0)
+            self._forget(HANDSHAKE_MESSAGE_ID)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         self.server_session = frame.response.handshake
