@@ -321,7 +321,7 @@ class RcsClient:
         if self._closed_error is not None:
             raise self._closed_error
         if message_id is None:
-            message_id = self.session.next_request_id()
+            message_id = self._next_id()
         pending = _Pending(limit)
         self._pending[message_id] = pending
         return message_id, pending
@@ -332,7 +332,15 @@ class RcsClient:
         if pending is not None:
             pending.abandon()
         if message_id != HANDSHAKE_MESSAGE_ID:
-            self.session.finish(message_id)
+            self._finished(message_id)
+
+    def _next_id(self) -> int:
+        """A fresh id for a request of ours, from the wire's session."""
+        return self.session.next_request_id()
+
+    def _finished(self, message_id: int) -> None:
+        """Request `message_id` has its whole answer, or we gave up on it."""
+        self.session.finish(message_id)
 
     async def _send(self, frame: RequestFrame) -> None:
         self.session.sent(frame)
