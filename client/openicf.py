@@ -22,13 +22,10 @@ unchanged: a caller picks the wire with `RcsClient.connect(..., protocol="openic
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 
 from client.connection import RcsClient, open_socket
 from protocol.codec import error_response
-from protocol.configuration import ConnectorKey, InlineConfiguration
+from protocol.configuration import ConfigurationValue, ConnectorKey, InlineConfiguration
 from protocol.errors import (
     ConfigurationException,
     ConnectionBrokenException,
@@ -49,15 +46,27 @@ from protocol.errors import (
 )
 from protocol.frames import (
     ControlResponse,
+    CreateOpResponse,
+    Empty,
     ErrorCause,
     ErrorResponse,
+    GetOpResponse,
+    LatestSyncTokenOpResponse,
     OperationResponse,
     RequestFrame,
     ResponseBody,
     ResponseFrame,
+    SchemaOpResponse,
+    ScriptOnConnectorOpResponse,
+    SearchOpResponse,
+    SyncOpResponse,
+    UpdateOpResponse,
 )
-from protocol.info import ConnectorInfo
-from protocol.openicf import legacy
+from protocol.frames import OperationRequest as FrameOperationRequest
+from protocol.info import ConfigurationPropertyInfo, ConnectorInfo
+from protocol.openicf import legacy, objects
+from protocol.openicf.proto import common_pb2 as pb_common
+from protocol.openicf.proto import operations_pb2 as pb_ops
 from protocol.openicf.proto.rpc_pb2 import (
     ControlRequest,
     ExceptionMessage,
@@ -80,7 +89,7 @@ from protocol.openicf.session import (
     session_id_of,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
-from protocol.values import GuardedString, OperationName
+from protocol.values import NAME, Attributes, CountPolicy, SearchResult, UpdateType
 from protocol.versions import VersionRange, parse_version
 
 SUBPROTOCOL: Final = "v1.openicf.forgerock.org"
@@ -90,23 +99,6 @@ LOCALE: Final = "en"
 """The locale every operation request carries (the Java client sent `language: "en"`)."""
 EMPTY_CONNECTOR_LIST: Final = legacy.encode([])
 """A client's answer to the server's CONNECTOR_INFO: it hosts nothing."""
-
-TIMEOUT_OPERATIONS: Final[dict[OperationName, str]] = {
-    "CREATE": "CreateApiOp",
-    "UPDATE": "UpdateApiOp",
-    "DELETE": "DeleteApiOp",
-    "GET": "GetApiOp",
-    "SEARCH": "SearchApiOp",
-    "SYNC": "SyncApiOp",
-    "SCHEMA": "SchemaApiOp",
-    "TEST": "TestApiOp",
-    "VALIDATE": "ValidateApiOp",
-    "AUTHENTICATE": "AuthenticationApiOp",
-    "SCRIPT_ON_CONNECTOR": "ScriptOnConnectorApiOp",
-    "SCRIPT_ON_RESOURCE": "ScriptOnResourceApiOp",
-    "RESOLVEUSERNAME": "ResolveUsernameApiOp",
-}
-"""IDM's `operationTimeout` names -> the API operation classes `timeoutMap` is keyed by."""
 
 
 # -- this process's identity ----------------------------------------------------------------------
@@ -132,149 +124,51 @@ def handshake_message() -> HandshakeMessage:
 # -- the facade key -----------------------------------------------------------------------------
 
 
-def _java_scalar(java_type: str, value: Any, *, confidential: bool) -> legacy.Value:
-    """One JSON value as the Java type a configuration property declares (IDM's conversion)."""
-    if value is None:
-        return None
-    if isinstance(value, GuardedString):
-        if java_type not in ("GuardedString", "String"):
-            raise ValueError(f"a secret where a {java_type} is expected")
-        return value
-    if java_type == "GuardedString" or confidential:
-        return GuardedString(value if isinstance(value, str) else json.dumps(value))
-    if java_type == "String":
-        return value if isinstance(value, str) else json.dumps(value)
-    if java_type in ("boolean", "Boolean"):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise ValueError("not a boolean")
-    if java_type in ("int", "Integer", "long", "Long", "BigInteger", "byte", "Byte"):
-        if isinstance(value, bool):
-            raise ValueError("a boolean is not a number")
-        number = int(value) if isinstance(value, (int, str)) else int(_exact(value))
-        wrap = {"long": legacy.Long, "Long": legacy.Long, "BigInteger": legacy.BigInteger}
-        wrap |= {"byte": legacy.Byte, "Byte": legacy.Byte}
-        return wrap[java_type](number) if java_type in wrap else number
-    if java_type in ("double", "Double", "float", "Float"):
-        if isinstance(value, bool):
-            raise ValueError("a boolean is not a number")
-        number_f = float(value)
-        return legacy.Float(number_f) if java_type in ("float", "Float") else number_f
-    if java_type == "BigDecimal":
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            raise ValueError("not a decimal number") from None
-    if java_type in ("char", "Character"):
-        if isinstance(value, str) and len(value) == 1:
-            return legacy.Character(value)
-        raise ValueError("not one character")
-    if java_type in ("URI", "File"):
-        if not isinstance(value, str):
-            raise ValueError("not a string")
-        return legacy.Typed(java_type, value)
-    raise ValueError(f"this client cannot send a {java_type}")
-
-
-def _exact(value: float) -> int:
-    if not float(value).is_integer():
-        raise ValueError("not a whole number")
-    return int(value)
-
-
-def java_value(java_type: str, value: Any, *, confidential: bool = False) -> legacy.Value:
-    """A provisioner file's value as the property's Java type; arrays from JSON lists."""
-    if java_type.startswith("Array<") and java_type.endswith(">"):
-        component = java_type[len("Array<") : -1]
-        if value is None:
-            return None
-        items = value if isinstance(value, list) else [value]
-        return legacy.JavaArray(
-            component, [_java_scalar(component, v, confidential=confidential) for v in items]
-        )
-    if isinstance(value, list):
-        raise ValueError(f"a list where one {java_type} is expected")
-    return _java_scalar(java_type, value, confidential=confidential)
-
-
-def configured(default: legacy.LegacyObject, configuration: InlineConfiguration) -> legacy.LegacyObject:
+def configured(
+    default: legacy.LegacyObject, configuration: InlineConfiguration
+) -> legacy.LegacyObject:
     """The server's default `APIConfiguration` with a provisioner file's settings applied.
 
     What IDM does before it calls the connector: every configuration property named in the
-    file gets the file's value under the property's Java type (a confidential one as a
-    GuardedString); the pool, the results handlers and the operation timeouts are set too.
-    A property the connector does not have is a `ConfigurationException` naming it.
+    file gets the file's value under the property's Java type (`GuardedString` for a secret);
+    the pool, the results handlers and the operation timeouts are set too. A property the
+    connector lacks, or a value its type cannot hold, is a `ConfigurationException` naming it.
     """
-    fields = dict(default.fields)
-    properties = fields.get("ConfigurationProperties")
-    if not isinstance(properties, legacy.LegacyObject):
-        raise ConfigurationException("the server's APIConfiguration has no ConfigurationProperties")
-    by_name: dict[str, legacy.LegacyObject] = {}
-    for item in properties.items:
-        if isinstance(item, legacy.LegacyObject) and isinstance(item.fields.get("name"), str):
-            by_name[str(item.fields["name"])] = item
-    items: list[legacy.Value] = []
-    given = configuration.configurationProperties
-    unknown = sorted(set(given) - set(by_name))
-    if unknown:
+    try:
+        api = objects.set_property_values(default, configuration.configurationProperties)
+    except WireFormatError as exc:
         raise ConfigurationException(
-            f"unknown configuration properties {', '.join(unknown)} "
-            f"(the connector has: {', '.join(sorted(by_name))})"
-        )
-    for item in properties.items:
-        if not isinstance(item, legacy.LegacyObject) or item.fields.get("name") not in given:
-            items.append(item)
-            continue
-        name = str(item.fields["name"])
-        declared = item.fields.get("type")
-        java_type = declared.name if isinstance(declared, legacy.ClassRef) else "String"
-        confidential = item.fields.get("confidential") is True
-        try:
-            value = java_value(java_type, given[name], confidential=confidential)
-        except (ValueError, TypeError) as exc:
-            raise ConfigurationException(
-                f"configuration property {name}: {exc} (it is a {java_type})"
-            ) from None
-        items.append(
-            legacy.LegacyObject(item.type, dict(item.fields) | {"value": value}, list(item.items))
-        )
-    fields["ConfigurationProperties"] = legacy.LegacyObject(
-        properties.type, dict(properties.fields), items
+            f"the configuration does not fit the connector: {exc}"
+        ) from None
+    fields = dict(api.fields)
+    option = configuration.poolConfigOption
+    fields["connectorPoolConfiguration"] = legacy.LegacyObject(
+        "ObjectPoolConfiguration",
+        {
+            "maxObjects": option.maxObjects,
+            "maxIdle": option.maxIdle,
+            "maxWait": legacy.Long(option.maxWait),
+            "minEvictableIdleTimeMillis": legacy.Long(option.minEvictableIdleTimeMillis),
+            "minIdle": option.minIdle,
+        },
     )
-    pool = fields.get("connectorPoolConfiguration")
-    if isinstance(pool, legacy.LegacyObject):
-        option = configuration.poolConfigOption
-        fields["connectorPoolConfiguration"] = legacy.LegacyObject(
-            pool.type,
-            {
-                "maxObjects": option.maxObjects,
-                "maxIdle": option.maxIdle,
-                "maxWait": legacy.Long(option.maxWait),
-                "minEvictableIdleTimeMillis": legacy.Long(option.minEvictableIdleTimeMillis),
-                "minIdle": option.minIdle,
-            },
-        )
-    handlers = fields.get("resultsHandlerConfiguration")
-    if isinstance(handlers, legacy.LegacyObject):
-        fields["resultsHandlerConfiguration"] = legacy.LegacyObject(
-            handlers.type, configuration.resultsHandlerConfig.model_dump()
-        )
+    fields["resultsHandlerConfiguration"] = legacy.LegacyObject(
+        "ResultsHandlerConfiguration", configuration.resultsHandlerConfig.model_dump()
+    )
     if configuration.operationTimeout:
         fields["timeoutMap"] = legacy.JavaMap(
             [
-                (legacy.ClassRef(TIMEOUT_OPERATIONS[name]), timeout)
+                (legacy.ClassRef(objects.API_OPERATION_OF[name]), timeout)
                 for name, timeout in configuration.operationTimeout.items()
-                if name in TIMEOUT_OPERATIONS
+                if name in objects.API_OPERATION_OF
             ]
         )
-    return legacy.LegacyObject(default.type, fields, list(default.items))
+    return legacy.LegacyObject(api.type, fields, list(api.items))
 
 
 def facade_key(default: legacy.LegacyObject, configuration: InlineConfiguration) -> bytes:
     """`connectorFacadeKey`: the UTF-8 of the Base64 of the configured `APIConfiguration`."""
-    return base64.b64encode(legacy.encode(configured(default, configuration)))
+    return objects.facade_key(configured(default, configuration))
 
 
 def resolve_key(ref: ConnectorKey, hosted: Sequence[ConnectorKey]) -> ConnectorKey:
@@ -289,7 +183,7 @@ def resolve_key(ref: ConnectorKey, hosted: Sequence[ConnectorKey]) -> ConnectorK
     ]
     if not candidates:
         listed = "; ".join(str(k) for k in hosted) or "none"
-        raise ConfigurationException(f"the server hosts no connector {ref} (it hosts: {listed})")
+        raise ConnectorException(f"Connector not found: {ref} (the server hosts: {listed})")
     return max(candidates, key=lambda k: parse_version(k.bundleVersion))
 
 
@@ -338,7 +232,7 @@ class OpenIcfClient(RcsClient):
         """One sans-I/O session per socket; they share `group` once the server has answered."""
         self.group: Group | None = None
         self.server_session_id: str | None = None
-        self.configuration_changes: list[dict[str, legacy.Value]] = []
+        self.configuration_changes: list[dict[str, ConfigurationValue]] = []
         """What the server pushed with `configurationChangeEvent`: property name -> new value."""
         self._answered = [asyncio.Event() for _ in self.sockets]
         self._turn = 0
@@ -650,14 +544,258 @@ def _error(error: ExceptionMessage) -> ErrorResponse:
     )
 
 
-def _changes(blob: bytes) -> dict[str, legacy.Value]:
-    """A `configurationChangeEvent`'s legacy `List<ConfigurationProperty>` as name -> value."""
+def _changes(blob: bytes) -> dict[str, ConfigurationValue]:
+    """A `configurationChangeEvent`'s changed properties, name -> new value."""
     try:
-        tree = legacy.decode(blob)
+        return objects.decode_configuration_change(blob)
     except WireFormatError:
         return {}
-    changes: dict[str, legacy.Value] = {}
-    for item in tree if isinstance(tree, list) else []:
-        if isinstance(item, legacy.LegacyObject) and isinstance(item.fields.get("name"), str):
-            changes[str(item.fields["name"])] = item.fields.get("value")
-    return changes
+
+
+# -- operations <-> messages (the client's direction) ----------------------------------------------
+
+
+def encode_operation(operation: FrameOperationRequest) -> pb_ops.OperationRequest:
+    """The protobuf `OperationRequest` of one operation, without key, facade key or locale."""
+    out = pb_ops.OperationRequest()
+    match operation.kind:
+        case "test":
+            out.testOpRequest.SetInParent()
+        case "validate":
+            out.ValidateOpRequest.SetInParent()
+        case "schema":
+            out.schemaOpRequest.SetInParent()
+        case "create":
+            create = operation.create
+            assert create is not None
+            out.createOpRequest.objectClass = create.objectClass
+            out.createOpRequest.createAttributes = _attributes(create.attributes)
+            out.createOpRequest.options = objects.encode_options(create.options)
+        case "get":
+            get = operation.get
+            assert get is not None
+            out.getOpRequest.objectClass = get.objectClass
+            out.getOpRequest.uid.CopyFrom(objects.uid_to_proto(get.uid))
+            out.getOpRequest.options = objects.encode_options(get.options)
+        case "search":
+            search = operation.search
+            assert search is not None
+            out.searchOpRequest.objectClass = search.objectClass
+            if search.filter is not None:
+                out.searchOpRequest.filter = objects.encode_filter(search.filter)
+            out.searchOpRequest.options = objects.encode_options(search.options)
+        case "update":
+            update = operation.update
+            assert update is not None
+            out.updateOpRequest.objectClass = update.objectClass
+            out.updateOpRequest.uid.CopyFrom(objects.uid_to_proto(update.uid))
+            out.updateOpRequest.updateType = _UPDATE_TYPES[update.updateType]
+            out.updateOpRequest.replaceAttributes = _attributes(update.attributes)
+            out.updateOpRequest.options = objects.encode_options(update.options)
+        case "delete":
+            delete = operation.delete
+            assert delete is not None
+            out.deleteOpRequest.objectClass = delete.objectClass
+            out.deleteOpRequest.uid.CopyFrom(objects.uid_to_proto(delete.uid))
+            out.deleteOpRequest.options = objects.encode_options(delete.options)
+        case "scriptOnConnector":
+            script = operation.scriptOnConnector
+            assert script is not None
+            context = out.scriptOnConnectorOpRequest.scriptContext
+            context.script.scriptLanguage = script.scriptLanguage
+            context.script.scriptText = script.scriptText
+            context.scriptArguments = objects.encode_script_value(dict(script.scriptArguments))
+            out.scriptOnConnectorOpRequest.options = objects.encode_options(script.options)
+        case "sync":
+            sync = operation.sync
+            assert sync is not None
+            out.syncOpRequest.sync.objectClass = sync.objectClass
+            if sync.token is not None:
+                out.syncOpRequest.sync.token.value = objects.encode_sync_token(sync.token)
+            out.syncOpRequest.sync.options = objects.encode_options(sync.options)
+        case "latestSyncToken":
+            latest = operation.latestSyncToken
+            assert latest is not None
+            out.syncOpRequest.latestSyncToken.objectClass = latest.objectClass
+        case other:  # pragma: no cover - OperationRequest allows no other
+            raise ProtocolError(f"no OpenICF message for the operation {other}")
+    return out
+
+
+def _attributes(attributes: Attributes) -> bytes:
+    """A create's or an update's attributes, `__NAME__` as the Java client sends it (a `Name`)."""
+    names = attributes.get(NAME)
+    if names is not None and len(names) == 1 and isinstance(names[0], str):
+        rest = {k: v for k, v in attributes.items() if k != NAME}
+        return objects.encode_attributes(rest, name=names[0])
+    return objects.encode_attributes(attributes)
+
+
+_UPDATE_TYPES: Final = {
+    UpdateType.REPLACE: pb_ops.UpdateOpRequest.REPLACE,
+    UpdateType.ADD: pb_ops.UpdateOpRequest.ADD,
+    UpdateType.REMOVE: pb_ops.UpdateOpRequest.REMOVE,
+}
+_COUNT_POLICIES: Final = {
+    pb_common.SearchResult.NONE: CountPolicy.NONE,
+    pb_common.SearchResult.ESTIMATE: CountPolicy.ESTIMATE,
+    pb_common.SearchResult.EXACT: CountPolicy.EXACT,
+}
+_ANSWER_FIELDS: Final = {
+    "test": "testOpResponse",
+    "validate": "validateOpResponse",
+    "delete": "deleteOpResponse",
+    "schema": "schemaOpResponse",
+    "create": "createOpResponse",
+    "update": "updateOpResponse",
+    "get": "GetOpResponse",
+    "scriptOnConnector": "scriptOnConnectorOpResponse",
+    "latestSyncToken": "syncOpResponse",
+    "search": "searchOpResponse",
+    "sync": "syncOpResponse",
+}
+
+
+def _expect(response: pb_ops.OperationResponse, kind: str) -> None:
+    name = _ANSWER_FIELDS[kind]
+    if not response.HasField(name):  # type: ignore[arg-type]
+        raise ProtocolError(f"the answer to a {kind} request holds no {name}", field=name)
+
+
+def decode_operation(kind: str, response: pb_ops.OperationResponse) -> OperationResponse:
+    """A single answer (everything but search and sync) as our model."""
+    _expect(response, kind)
+    match kind:
+        case "test":
+            return OperationResponse(test=Empty())
+        case "validate":
+            return OperationResponse(validate_=Empty())
+        case "delete":
+            return OperationResponse(delete=Empty())
+        case "schema":
+            schema = objects.decode_schema(bytes(response.schemaOpResponse.schema))
+            return OperationResponse(schema_=SchemaOpResponse(schema_=schema))
+        case "create":
+            uid = objects.uid_from_proto(response.createOpResponse.uid)
+            return OperationResponse(create=CreateOpResponse(uid=uid))
+        case "update":
+            uid = objects.uid_from_proto(response.updateOpResponse.uid)
+            return OperationResponse(update=UpdateOpResponse(uid=uid))
+        case "get":
+            found = objects.decode_connector_object(bytes(response.GetOpResponse.connectorObject))
+            return OperationResponse(get=GetOpResponse(connectorObject=found))
+        case "scriptOnConnector":
+            result = objects.decode_script_value(bytes(response.scriptOnConnectorOpResponse.object))
+            return OperationResponse(scriptOnConnector=ScriptOnConnectorOpResponse(result=result))
+        case "latestSyncToken":
+            latest = response.syncOpResponse.latestSyncToken
+            blob = bytes(latest.syncToken.value)
+            token = objects.decode_sync_token(blob) if blob else None
+            return OperationResponse(latestSyncToken=LatestSyncTokenOpResponse(token=token))
+    raise ProtocolError(f"no single answer is expected to a {kind} request")
+
+
+def decode_stream_part(
+    kind: str, response: pb_ops.OperationResponse
+) -> tuple[int, OperationResponse, bool]:
+    """(sequence, part, whether it is the final message) of a search or sync answer."""
+    _expect(response, kind)
+    if kind == "search":
+        part = response.searchOpResponse
+        sequence = int(part.sequence)
+        if part.HasField("connectorObject"):
+            obj = objects.connector_object_from_proto(part.connectorObject)
+            search = SearchOpResponse(sequence=max(sequence, 1), connectorObjects=[obj])
+            return sequence, OperationResponse(search=search), False
+        result = part.result
+        final = SearchOpResponse(
+            sequence=max(sequence, 1),
+            result=SearchResult(
+                pagedResultsCookie=result.pagedResultsCookie or None,
+                totalPagedResultsPolicy=_COUNT_POLICIES[result.totalPagedResultsPolicy],
+                totalPagedResults=result.totalPagedResults,
+                remainingPagedResults=result.remainingPagedResults,
+            ),
+        )
+        return sequence, OperationResponse(search=final), True
+    sync = response.syncOpResponse.sync
+    sequence = int(sync.sequence)
+    if sync.HasField("syncDelta"):
+        delta = objects.sync_delta_from_proto(sync.syncDelta)
+        part_sync = SyncOpResponse(sequence=max(sequence, 1), syncDeltas=[delta])
+        return sequence, OperationResponse(sync=part_sync), False
+    blob = bytes(sync.syncToken.value)
+    token = objects.decode_sync_token(blob) if blob else None
+    done = SyncOpResponse(sequence=max(sequence, 1), token=token, last=True)
+    return sequence, OperationResponse(sync=done), True
+
+
+_PROPERTY_TYPES: Final = {
+    "String": "string",
+    "Character": "string",
+    "char": "string",
+    "int": "integer",
+    "Integer": "integer",
+    "long": "integer",
+    "Long": "integer",
+    "double": "number",
+    "Double": "number",
+    "float": "number",
+    "Float": "number",
+    "boolean": "boolean",
+    "Boolean": "boolean",
+    "GuardedString": "guardedString",
+}
+"""A configuration property's Java type -> its type as `protocol.info` names it."""
+
+
+def _property_type(java_type: str) -> str:
+    if java_type.startswith("Array<") and java_type.endswith(">"):
+        return f"array<{_PROPERTY_TYPES.get(java_type[6:-1], 'string')}>"
+    return _PROPERTY_TYPES.get(java_type, "string")
+
+
+def connector_info(remote: objects.RemoteConnectorInfo) -> ConnectorInfo:
+    """What CONNECTOR_INFO says of a connector, as the JSON wire's `ConnectorInfo` says it.
+
+    The OpenICF wire does not list object classes (IDM takes them from its provisioner file).
+    """
+    configuration = remote.configuration()
+    messages = remote.messages
+    properties = [
+        ConfigurationPropertyInfo(
+            name=p.name,
+            type=_property_type(p.java_type),
+            required=p.required,
+            confidential=p.confidential,
+            defaultValue=None if p.confidential else p.value,
+            displayName=messages.get(f"{p.name}.display", p.name),
+            helpMessage=messages.get(f"{p.name}.help"),
+            group=messages.get(f"{p.name}.group"),
+            order=p.order,
+        )
+        for p in configuration.properties.values()
+    ]
+    operations = sorted(
+        {objects.OPERATION_OF_API[op] for op in configuration.supported_operations}
+        & set(objects.OPERATION_OF_API.values())
+        if configuration.supported_operations
+        else set()
+    )
+    return ConnectorInfo(
+        connectorKey=remote.connector_key,
+        displayName=remote.display_name,
+        category=remote.category,
+        configurationProperties=sorted(properties, key=lambda p: (p.order, p.name)),
+        supportedOperations=operations,
+    )
+
+
+def decode_connector_infos(
+    blob: bytes,
+) -> tuple[list[ConnectorInfo], dict[ConnectorKey, legacy.LegacyObject]]:
+    """A CONNECTOR_INFO answer: our models of the connectors, and each one's default
+    `APIConfiguration`, the base of its facade keys."""
+    remotes = objects.decode_connector_infos(blob)
+    infos = [connector_info(r) for r in remotes]
+    return infos, {r.connector_key: r.api_configuration for r in remotes}
