@@ -242,6 +242,11 @@ async def cmd_test(client: RcsClient, args: argparse.Namespace, out: TextIO) -> 
     }
     try:
         await facade.test(timeout_s=args.timeout)
+        if info is not None and not info.objectClasses:
+            # The OpenICF wire lists no object classes (IDM has them in its provisioner file):
+            # the connector's schema names them.
+            schema = await facade.schema(timeout_s=args.timeout)
+            report["objectTypes"] = sorted(c.type for c in schema.objectClasses)
     except ConnectorException as exc:
         report.update(ok=False, error=f"{exc.wire_class}: {exc.message}")
         emit(report, out)

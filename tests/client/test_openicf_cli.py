@@ -1,0 +1,211 @@
+"""`hubspot-rcs-client --protocol openicf`: the same commands print the same thing as on JSON.
+
+Each protocol gets a fresh stack of real processes: a seeded `hubspot-rcs-emulator`, a
+`hubspot-rcs serve` on a tmp conf dir (port 0) hosting the in-memory and HubSpot connectors, and
+one `hubspot-rcs-client` process per command. Configurations are provisioner files given as
+`@FILE`, as IDM sends its own with every request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.hubspot import HubspotConnector
+from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
+
+
+@dataclass
+class Stack:
+    url: str
+    memory: Path
+    hubspot: Path
+
+
+@contextmanager
+def stack(tmp: Path) -> Iterator[Stack]:
+    """Emulator and server processes, and provisioner files for both connectors."""
+    ready = tmp / "emulator.json"
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "--port", "0", "--contacts", "30",
+         "--companies", "4", "--seed", "5", "--no-rate-limits", "--ready-file", str(ready)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    server: subprocess.Popen[str] | None = None
+    try:
+        for _ in range(600):
+            if ready.exists() and ready.read_text().endswith("\n"):
+                break
+            time.sleep(0.05)
+        hub = json.loads(ready.read_text())
+        conf = tmp / "conf"
+        conf.mkdir()
+        (conf / "ConnectorServer.properties").write_text(
+            f"connectorserver.port=0\nconnectorserver.key={KEY_HASH}\n"
+        )
+        memory = tmp / "provisioner.openicf-memory.json"
+        memory.write_text(
+            json.dumps(
+                {
+                    "connectorRef": MEMORY_KEY.model_dump() | {"bundleVersion": "[1.0,2.0)"},
+                    "configurationProperties": {"seed": 40, "pageSize": 7},
+                }
+            )
+        )
+        hubspot = tmp / "provisioner.openicf-hubspot.json"
+        hubspot.write_text(
+            json.dumps(
+                {
+                    "connectorRef": HubspotConnector.connector_key.model_dump()
+                    | {"bundleVersion": "[1.5.0.0,1.6.0.0)", "connectorHostRef": "rcs"},
+                    "configurationProperties": {
+                        "clientId": hub["client_id"],
+                        "clientSecret": hub["client_secret"],
+                        "refreshToken": hub["refresh_token"],
+                        "apiBaseUrl": hub["base_url"],
+                        "permitsPerSecond": "1000",
+                        "searchRequestsPerSecond": "1000",
+                    },
+                }
+            )
+        )
+        env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_AUTH_FAILURE_DELAY_S": "0"}
+        server = subprocess.Popen(
+            [*command("hubspot-rcs"), "serve", "--conf", str(conf)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        assert server.stdout is not None
+        port = None
+        for line in server.stdout:
+            event = json.loads(line)
+            if event["event"] == "server.listening":
+                port = event["port"]
+                break
+        assert port
+        yield Stack(f"ws://127.0.0.1:{port}/openicf", memory, hubspot)
+    finally:
+        for process in (server, emulator):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def client(url: str, protocol: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command("hubspot-rcs-client"), "--url", url, "--protocol", protocol, *args],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"RCS_KEY": KEY},
+        timeout=60,
+        check=False,
+    )
+
+
+def commands(s: Stack) -> list[list[str]]:
+    memory, hubspot = f"@{s.memory}", f"@{s.hubspot}"
+    return [
+        ["test", memory],
+        ["validate", memory],
+        ["schema", memory],
+        ["create", memory, "company", "--attr", "__NAME__=Acme", "--attr", "tags=a",
+         "--json", '{"size": 42}'],
+        ["create", memory, "company", "--attr", "__NAME__=Acme"],
+        ["get", memory, "company", "1"],
+        ["update", memory, "company", "1", "--add", "--attr", "tags=b"],
+        ["update", memory, "company", "1", "--remove", "--attr", "tags=a"],
+        ["update", memory, "company", "1", "--attr", "industry=tools", "--attr", "size="],
+        ["update", memory, "company", "1", "--revision", "1", "--attr", "x=y"],
+        ["get", memory, "company", "1", "--attributes", "industry"],
+        ["search", memory, "contact"],
+        ["search", memory, "contact", "--query-filter",
+         'firstname sw "First1" and lastname eq "Last12"'],
+        ["search", memory, "contact", "--page-size", "3", "--sort-keys=-firstname",
+         "--attributes", "firstname", "--count-policy", "EXACT"],
+        ["search", memory, "contact", "--page-size", "3", "--offset", "4"],
+        ["search", memory, "nothing"],
+        ["search", memory, "contact", "--query-filter", "false"],
+        ["script", memory, "--language", "count", "--text", "contact"],
+        ["script", memory, "--language", "echo", "--text", "hi", "--arg", "n:=1"],
+        ["delete", memory, "company", "1"],
+        ["get", memory, "company", "1"],
+        ["delete", memory, "company", "1"],
+        ["test", hubspot],
+        ["schema", hubspot],
+        ["search", hubspot, "contact", "--page-size", "10"],
+        ["search", hubspot, "company", "--attributes", "name,domain"],
+        ["search", hubspot, "contact", "--query-filter", 'lastname sw "A"',
+         "--attributes", "email,lastname"],
+        ["get", hubspot, "contact", "999999"],
+    ]  # fmt: skip
+
+
+def transcript(tmp: Path, protocol: str) -> list[tuple[int, str, str]]:
+    """(exit status, stdout, stderr) of every command, with the tmp paths taken out."""
+    with stack(tmp) as s:
+        out = []
+        for args in commands(s):
+            result = client(s.url, protocol, *args)
+            out.append(
+                (
+                    result.returncode,
+                    result.stdout.replace(str(tmp), "<tmp>"),
+                    result.stderr.replace(str(tmp), "<tmp>"),
+                )
+            )
+        return out
+
+
+def test_every_command_prints_the_same_on_both_wires(tmp_path: Path) -> None:
+    json_wire = transcript(tmp_path / "json", "json")
+    openicf = transcript(tmp_path / "openicf", "openicf")
+    assert any(status == 0 for status, _, _ in openicf)
+    for args, ours, theirs in zip(commands_names(), openicf, json_wire, strict=True):
+        assert ours == theirs, args
+
+
+def commands_names() -> list[str]:
+    fake = Stack("", Path("memory"), Path("hubspot"))
+    return [" ".join(c) for c in commands(fake)]
+
+
+@pytest.fixture(scope="module")
+def openicf_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with stack(tmp_path_factory.mktemp("openicf")) as s:
+        yield s
+
+
+def test_info_lists_the_connectors_with_their_properties(openicf_stack: Stack) -> None:
+    result = client(openicf_stack.url, "openicf", "info")
+    assert result.returncode == 0, result.stderr
+    info: dict[str, Any] = json.loads(result.stdout)
+    assert info["configurations"] == []  # the OpenICF wire has no named configurations
+    hubspot = next(
+        c
+        for c in info["connectors"]
+        if c["connectorKey"] == HubspotConnector.connector_key.model_dump()
+    )
+    secrets = {p["name"] for p in hubspot["configurationProperties"] if p["confidential"]}
+    assert {"clientSecret", "refreshToken"} <= secrets
+    json_info = json.loads(client(openicf_stack.url, "json", "info").stdout)
+    for ours, theirs in zip(info["connectors"], json_info["connectors"], strict=True):
+        assert ours == theirs | {"objectClasses": []}
+
+
+def test_a_configuration_name_is_refused_with_what_to_do(openicf_stack: Stack) -> None:
+    result = client(openicf_stack.url, "openicf", "test", "hubspot")
+    assert result.returncode == 2
+    assert "@provisioner.openicf-hubspot.json" in result.stderr
+    assert "--protocol json" in result.stderr
