@@ -36,7 +36,8 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.errors import ConnectorException, RetryableException
 from protocol.frames import OperationResponse
-from protocol.openicf import messages
+from protocol.info import ConfigurationPropertyInfo
+from protocol.openicf import messages, objects
 from protocol.openicf.proto.rpc_pb2 import ControlRequest, HandshakeMessage, RemoteMessage
 from protocol.openicf.session import (
     CancelRequested,
@@ -57,7 +58,14 @@ from protocol.openicf.session import (
     session_id_of,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
-from protocol.values import ConnectorObject, SearchResult, SyncDelta, SyncToken
+from protocol.values import (
+    ConnectorObject,
+    GuardedString,
+    OperationName,
+    SearchResult,
+    SyncDelta,
+    SyncToken,
+)
 from server.connection import FrameBucket
 from server.facades import Facades
 from server.logs import get_logger
@@ -80,11 +88,31 @@ class Origin:
 
     group: ConnectionGroup
     facade_key: bytes
+    properties: Sequence[ConfigurationPropertyInfo]
+    """The connector's configuration properties: a change goes out with their metadata."""
 
 
 current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
     "openicf_origin", default=None
 )
+
+
+async def push_configuration_change(property_name: str, value: GuardedString) -> None:
+    """`Configurations.facade_persist`: a connector stored a property (a rotated refresh token)
+    of a configuration that came as a facade key. Push it to the group the running operation
+    came from, before that operation's answer (docs/openicf-rpc.md, configurationChangeEvent).
+    The value is never written to disk here: the peer stores it."""
+    origin = current_origin.get()
+    if origin is None:
+        log.warning("openicf.configuration_change_lost", property=property_name)
+        return
+    event = objects.encode_configuration_change({property_name: value}, origin.properties)
+    try:
+        await origin.group.push_configuration_change(origin.facade_key, event)
+    except ConnectionClosed:
+        log.warning("openicf.configuration_change_lost", property=property_name)
+        return
+    log.info("openicf.configuration_change", property=property_name)
 
 
 class Identity:
@@ -162,7 +190,9 @@ class ConnectionGroup:
         self.sockets.append(connection)
         if self._keepalive is None:
             loop = asyncio.get_running_loop()
-            self._keepalive = loop.create_task(self._keep_alive(), name=f"keepalive-{self.session_id}")
+            self._keepalive = loop.create_task(
+                self._keep_alive(), name=f"keepalive-{self.session_id}"
+            )
 
     def remove(self, connection: OpenICFConnection) -> bool:
         """Forget a closed socket; True when it was the group's last."""
@@ -216,8 +246,13 @@ class OpenICFSink:
     """One operation's answer as OpenICF messages, under its messageId, in its group."""
 
     def __init__(
-        self, group: ConnectionGroup, message_id: int, prefer: OpenICFConnection
+        self,
+        group: ConnectionGroup,
+        message_id: int,
+        prefer: OpenICFConnection,
+        supported_operations: Sequence[OperationName] = (),
     ) -> None:
+        self._supported = supported_operations
         self._group = group
         self.message_id = message_id
         self._prefer = prefer
@@ -228,7 +263,7 @@ class OpenICFSink:
         await self._group.send(message, self._prefer)
 
     async def answer(self, response: OperationResponse) -> None:
-        await self._send(messages.answer(self.message_id, response))
+        await self._send(messages.answer(self.message_id, response, self._supported))
 
     async def search_page(self, objects: Sequence[ConnectorObject]) -> None:
         for obj in objects:
@@ -377,14 +412,18 @@ class OpenICFConnection:
         assert group is not None  # the session refuses operations before the handshake
         message_id = event.message_id
         try:
+            connector = self.hub.facades.connector(event.request)
             configuration = self.hub.facades.configuration(event.request)
             request = messages.operation_request(event.request, configuration)
         except ConnectorException as exc:
             group.ids.finish_peer(message_id)
             self._reply(messages.error(message_id, exc))
             return
-        sink = OpenICFSink(group, message_id, self)
-        origin = Origin(group, bytes(event.request.connectorFacadeKey))
+        info = connector.info()
+        sink = OpenICFSink(group, message_id, self, info.supportedOperations)
+        origin = Origin(
+            group, bytes(event.request.connectorFacadeKey), info.configurationProperties
+        )
         if request.kind in ("search", "sync"):
             group.streams[message_id] = (request.kind, sink)
 

@@ -250,7 +250,9 @@ class Session:
         message.response.handshakeMessage.CopyFrom(self.handshake)
         return message
 
-    def control_request(self, info_levels: Iterable[int] = ()) -> RemoteMessage:
+    def control_request(
+        self, info_levels: Iterable[ControlRequest.InfoLevel.ValueType] = ()
+    ) -> RemoteMessage:
         """A ControlRequest of ours: CONNECTOR_INFO, or none at all (the keepalive).
 
         It lists its own id in `remoteRequestId`, as the Java peers do.
@@ -292,9 +294,10 @@ class Session:
         group = self._open_group()
         if request.HasField("controlRequest"):
             group.own_open[message.messageId] = "control"
-        elif request.HasField("operationRequest"):
-            if not request.operationRequest.HasField("configurationChangeEvent"):
-                group.own_open[message.messageId] = "operation"
+        elif request.HasField("operationRequest") and not request.operationRequest.HasField(
+            "configurationChangeEvent"
+        ):
+            group.own_open[message.messageId] = "operation"
 
     # -- what the peer sends ----------------------------------------------------------------
 
