@@ -193,19 +193,19 @@ async def hubspot_transcript(protocol: str) -> list[Any]:
                 lambda f: f.get("contact", created),
             ],
         )
-        cleaned: list[Any] = _without_clock(out)
+        cleaned: list[Any] = without_clock(out)
         return cleaned
 
 
-def _without_clock(value: Any) -> Any:
+def without_clock(value: Any) -> Any:
     """The emulator stamps writes with the time: those values differ between two runs."""
     if isinstance(value, dict):
         return {
-            k: "<time>" if "date" in k.lower() or k == "revision" else _without_clock(v)
+            k: "<time>" if "date" in k.lower() or k == "revision" else without_clock(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_without_clock(v) for v in value]
+        return [without_clock(v) for v in value]
     return value
 
 
