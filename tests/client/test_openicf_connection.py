@@ -7,6 +7,7 @@ with the in-memory connector and the HubSpot connector; the same calls through
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -22,7 +23,15 @@ from emulator import Emulator, EmulatorSettings, run_emulator
 from protocol.configuration import InlineConfiguration
 from protocol.errors import ConfigurationException, ConnectorException
 from protocol.filters import And, Equals, StartsWith
-from protocol.values import NAME, CountPolicy, OperationOptions, SortKey, Uid, UpdateType
+from protocol.values import (
+    NAME,
+    CountPolicy,
+    GuardedString,
+    OperationOptions,
+    SortKey,
+    Uid,
+    UpdateType,
+)
 from server.app import ConnectorServer
 from tests.conftest import KEY, settings
 from tests.connector.hubspot.conftest import properties_for
@@ -39,10 +48,16 @@ def dump(value: Any) -> Any:
 
 
 @asynccontextmanager
-async def stack(protocol: str) -> AsyncIterator[tuple[RcsClient, Emulator]]:
+async def stack(
+    protocol: str, *, rotate_refresh_tokens: bool = False
+) -> AsyncIterator[tuple[RcsClient, Emulator]]:
     """A fresh emulator, a fresh server hosting both connectors, and a client on `protocol`."""
     emulator_settings = EmulatorSettings(
-        contacts=30, companies=4, seed=5, rate_limits_enabled=False
+        contacts=30,
+        companies=4,
+        seed=5,
+        rate_limits_enabled=False,
+        rotate_refresh_tokens=rotate_refresh_tokens,
     )
     registry = ConnectorRegistry([MemoryConnector, HubspotConnector])
     async with (
@@ -249,8 +264,6 @@ async def test_leaving_a_search_early_cancels_it(openicf: RcsClient) -> None:
 
 
 async def test_many_searches_at_once_come_back_whole_and_in_order(openicf: RcsClient) -> None:
-    import asyncio
-
     facade = openicf.facade_for(
         MemoryConnector.connector_key,
         InlineConfiguration.model_validate(
@@ -264,3 +277,28 @@ async def test_many_searches_at_once_come_back_whole_and_in_order(openicf: RcsCl
 
     answers = await asyncio.gather(*(names() for _ in range(6)))
     assert all(a == [str(n) for n in range(1, 301)] for a in answers)
+
+
+async def test_a_rotated_refresh_token_is_pushed_back_as_idm_would_store_it() -> None:
+    async with stack("openicf", rotate_refresh_tokens=True) as (client, emu):
+        assert isinstance(client, OpenIcfClient)
+        first = emu.refresh_token
+        configuration = InlineConfiguration.model_validate(
+            {"configurationProperties": properties_for(emu)}
+        )
+        facade = client.facade_for(HubspotConnector.connector_key, configuration)
+        await facade.test()  # the connector's first token refresh: HubSpot rotates the token
+        for _ in range(200):
+            if client.configuration_changes:
+                break
+            await asyncio.sleep(0.01)
+        [change] = client.configuration_changes
+        rotated = change["refreshToken"]
+        assert isinstance(rotated, GuardedString) and rotated.reveal() != first
+        # What IDM would do with it: store it, and send it from then on.
+        stored = {**configuration.configurationProperties, "refreshToken": rotated}
+        again = client.facade_for(
+            HubspotConnector.connector_key,
+            InlineConfiguration.model_validate({"configurationProperties": stored}),
+        )
+        await again.test()
