@@ -460,7 +460,8 @@ class OpenIcfClient(RcsClient):
     async def _deliver(self, message_id: int, body: ResponseBody) -> None:
         pending = self._pending.get(message_id)
         if pending is not None:
-            await pending.put(ResponseFrame(messageId=message_id, response=body))
+            # Built from parts this module made and checked: no second validation per object.
+            await pending.put(ResponseFrame.model_construct(messageId=message_id, response=body))
 
     def _control(self, event: ControlAnswered) -> ControlResponse:
         if not event.response.connectorInfos:
@@ -487,7 +488,7 @@ class OpenIcfClient(RcsClient):
             await self._deliver(message_id, ResponseBody(error=error_response(exc)))
             return
         for ready in parts:
-            await self._deliver(message_id, ResponseBody(operation=ready))
+            await self._deliver(message_id, ResponseBody.model_construct(operation=ready))
 
     # -- what this wire does differently ----------------------------------------------------------
 
@@ -705,8 +706,11 @@ def decode_stream_part(
         sequence = int(part.sequence)
         if part.HasField("connectorObject"):
             obj = objects.connector_object_from_proto(part.connectorObject)
-            search = SearchOpResponse(sequence=max(sequence, 1), connectorObjects=[obj])
-            return sequence, OperationResponse(search=search), False
+            # One part per object (the hot path): parts built without a second validation.
+            search = SearchOpResponse.model_construct(
+                sequence=max(sequence, 1), connectorObjects=[obj]
+            )
+            return sequence, OperationResponse.model_construct(search=search), False
         result = part.result
         final = SearchOpResponse(
             sequence=max(sequence, 1),
