@@ -87,6 +87,8 @@ class Origin:
     change that the operation causes is pushed (docs/openicf-rpc.md, configurationChangeEvent)."""
 
     group: ConnectionGroup
+    connection: OpenICFConnection
+    """The socket the request came on: the change goes out on it, so it precedes the answer."""
     facade_key: bytes
     properties: Sequence[ConfigurationPropertyInfo]
     """The connector's configuration properties: a change goes out with their metadata."""
@@ -108,7 +110,7 @@ async def push_configuration_change(property_name: str, value: GuardedString) ->
         return
     event = objects.encode_configuration_change({property_name: value}, origin.properties)
     try:
-        await origin.group.push_configuration_change(origin.facade_key, event)
+        await origin.group.push_configuration_change(origin.facade_key, event, origin.connection)
     except ConnectionClosed:
         log.warning("openicf.configuration_change_lost", property=property_name)
         return
@@ -237,9 +239,11 @@ class ConnectionGroup:
                 await self._keepalive
         await self.operations.stop_all()
 
-    async def push_configuration_change(self, facade_key: bytes, event: bytes) -> None:
+    async def push_configuration_change(
+        self, facade_key: bytes, event: bytes, prefer: OpenICFConnection | None
+    ) -> None:
         """A configurationChangeEvent: messageId 0, the facade key and the event, no answer."""
-        await self.send(messages.configuration_change(facade_key, event), None)
+        await self.send(messages.configuration_change(facade_key, event), prefer)
 
 
 class OpenICFSink:
@@ -319,6 +323,7 @@ class OpenICFConnection:
 
     async def serve(self) -> None:
         """Read messages until the socket closes (a close frame or an abrupt EOF alike)."""
+        pinger = self._replace_keepalive()
         try:
             async for data in self.ws:
                 if isinstance(data, str):
@@ -328,6 +333,8 @@ class OpenICFConnection:
         except ConnectionClosed:
             pass
         finally:
+            if pinger is not None:
+                pinger.cancel()
             self.open = False
             self.session.close()
             for reply in list(self._replies):
@@ -336,6 +343,32 @@ class OpenICFConnection:
                 await asyncio.wait(list(self._replies))
             if self.group is not None:
                 await self.hub.leave(self.group, self)
+
+    def _replace_keepalive(self) -> asyncio.Task[None] | None:
+        """WebSocket pings with an empty payload instead of websockets' random one: the Java
+        peer parses a ping's payload as a `PingMessage` and logs a warning with a stack trace
+        for every one that does not parse; an empty payload is a valid empty PingMessage."""
+        if self.ws.keepalive_task is not None:
+            self.ws.keepalive_task.cancel()
+            self.ws.keepalive_task = None
+        if self.hub.settings.ping_interval_s is None:
+            return None
+        return asyncio.get_running_loop().create_task(self._keep_pinging())
+
+    async def _keep_pinging(self) -> None:
+        interval = self.hub.settings.ping_interval_s
+        timeout = self.hub.settings.ping_timeout_s
+        assert interval is not None
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(interval)
+                pong = await self.ws.ping(b"")
+                try:
+                    async with asyncio.timeout(timeout):
+                        await pong
+                except TimeoutError:
+                    await self.ws.close(1011, "keepalive ping timeout")
+                    return
 
     async def send(self, message: RemoteMessage) -> None:
         self.session.sent(message)
@@ -366,7 +399,13 @@ class OpenICFConnection:
             )
             self._reply(messages.error(message.messageId, refused))
             return
-        self._act(self.session.receive(message))
+        event = self.session.receive(message)
+        try:
+            self._act(event)
+        except Exception as exc:
+            # A bug of ours on one message must not cost the peer its socket.
+            log.exception("openicf.internal_error")
+            self._reply(messages.error(message.messageId, exc))
 
     def _act(self, event: Event) -> None:
         match event:
@@ -421,9 +460,8 @@ class OpenICFConnection:
             return
         info = connector.info()
         sink = OpenICFSink(group, message_id, self, info.supportedOperations)
-        origin = Origin(
-            group, bytes(event.request.connectorFacadeKey), info.configurationProperties
-        )
+        facade_key = bytes(event.request.connectorFacadeKey)
+        origin = Origin(group, self, facade_key, info.configurationProperties)
         if request.kind in ("search", "sync"):
             group.streams[message_id] = (request.kind, sink)
 

@@ -47,12 +47,11 @@ from protocol.configuration import (
 )
 from protocol.info import ConfigurationPropertyInfo, ConnectorInfo
 from protocol.openicf import legacy
-from protocol.openicf.guarded import GuardedByteArray
+from protocol.openicf.guarded import GuardedByteArray, encrypt_string
 from protocol.openicf.legacy import (
     BigInteger,
     Character,
     ClassRef,
-    Interner,
     JavaArray,
     JavaMap,
     JavaSet,
@@ -234,73 +233,126 @@ _pack_long = struct.Struct(">q").pack
 _pack_double = struct.Struct(">d").pack
 
 
-class _AttributeEncoder:
-    """A fast writer of `Set<Attribute>` blobs: one per blob, bytes assembled directly.
+def attributes_to_legacy(
+    attributes: Mapping[str, Sequence[AttributeValue]],
+    *,
+    uid: Uid | None = None,
+    name: str | None = None,
+) -> JavaSet:
+    """A legacy `Set<Attribute>` tree: the attributes, then `Name` and `Uid` when given."""
+    items: list[Value] = [
+        LegacyObject("Attribute", {"name": attr, "Values": [value_to_legacy(v) for v in values]})
+        for attr, values in attributes.items()
+    ]
+    if name is not None:
+        items.append(Typed("Name", name))
+    if uid is not None:
+        items.append(LegacyObject("Uid", {"uid": uid.value, "revision": uid.revision}))
+    return JavaSet(items)
 
-    A 100,000-object search writes one blob per object (docs/openicf-rpc.md §10), so this
-    avoids building a tree first; the bytes are those `legacy.encode` writes for the same set.
-    """
 
-    __slots__ = ("code", "pool")
+# The fast writer below lays every attribute-set blob out over one constant pool: the names
+# every set uses at fixed codes, then the value types this set uses (docs/openicf-rpc.md §7.1:
+# the Java decoder maps codes explicitly, so the pool's order and spare names are free).
+_FIXED_NAMES: Final = (
+    "Set",
+    "Attribute",
+    "name",
+    "Values",
+    "List",
+    "Name",
+    "Uid",
+    "uid",
+    "revision",
+)
+_VALUE_TYPES: Final = (
+    "String",
+    "Integer",
+    "Boolean",
+    "Double",
+    "Long",
+    "BigInteger",
+    "GuardedString",
+)
+_STRING, _INTEGER, _BOOLEAN, _DOUBLE, _LONG, _BIG_INTEGER, _GUARDED = (1 << i for i in range(7))
+_SET_HEAD: Final = b"=" + _pack_int(0)
+_ATTRIBUTE_HEAD: Final = b"=" + _pack_int(1) + b"G" + _pack_int(2)
+_VALUES_FIELD: Final = b"G" + _pack_int(3)
+_LIST_HEAD: Final = b"=" + _pack_int(4)
+_NAME_HEAD: Final = b"=" + _pack_int(5) + b"F"
+_UID_HEAD: Final = b"=" + _pack_int(6) + b"G" + _pack_int(7)
+_REVISION_FIELD: Final = b"G" + _pack_int(8)
+_NULL_ITEM: Final = b"F" + _pack_int(2) + b"<H"
+_TRUE: Final = _pack_int(1) + b"\x01"
+_FALSE: Final = _pack_int(1) + b"\x00"
+_FOUR: Final = _pack_int(4)
+_EIGHT: Final = _pack_int(8)
+_layouts: dict[int, tuple[bytes, dict[int, bytes]]] = {}
+_attribute_heads: dict[str, bytes] = {}
 
-    def __init__(self) -> None:
-        self.pool = Interner()
-        self.code = self.pool.code
 
-    def content(self, type_name: str, payload: bytes) -> bytes:
-        return b"".join((b"=", self.code(type_name), b"F", _pack_int(len(payload)), payload, b"H"))
+def _layout(mask: int) -> tuple[bytes, dict[int, bytes]]:
+    """The header and pool for a set using the value types in `mask`, and each type's marker."""
+    found = _layouts.get(mask)
+    if found is None:
+        names = [*_FIXED_NAMES, *(t for i, t in enumerate(_VALUE_TYPES) if mask & (1 << i))]
+        pool = [legacy.HEADER, _pack_int(len(names))]
+        for code, type_name in enumerate(names):
+            raw = type_name.encode()
+            pool += (_pack_int(len(raw)), raw, _pack_int(code))
+        markers = {
+            1 << i: b"=" + _pack_int(names.index(t)) + b"F"
+            for i, t in enumerate(_VALUE_TYPES)
+            if mask & (1 << i)
+        }
+        found = _layouts[mask] = (b"".join(pool), markers)
+    return found
 
-    def string(self, text: str) -> bytes:
-        raw = text.encode("utf-8")
-        return _pack_int(len(raw)) + raw
 
-    def value(self, value: AttributeValue) -> bytes:
-        if type(value) is str:
-            raw = value.encode("utf-8")
-            n = len(raw)
-            return b"".join(
-                (b"=", self.code("String"), b"F", _pack_int(n + 4), _pack_int(n), raw, b"H")
-            )
-        if value is None:
-            return b"<H"
-        return legacy.encoder_for(self.pool)(value_to_legacy(value))
+def _attribute_head(name: str) -> bytes:
+    """`Attribute` marker, its `name` field and the `Values` field tag (cached per name)."""
+    head = _attribute_heads.get(name)
+    if head is None:
+        raw = name.encode("utf-8")
+        head = _ATTRIBUTE_HEAD + _pack_int(len(raw) + 4) + _pack_int(len(raw)) + raw + _VALUES_FIELD
+        if len(_attribute_heads) < 10_000:  # attribute names repeat; arbitrary ones do not grow it
+            _attribute_heads[name] = head
+    return head
 
-    def attribute(self, name: str, values: Sequence[AttributeValue]) -> bytes:
-        code = self.code
-        head = b"=" + code("Attribute")
-        name_bytes = self.string(name)
-        named = b"G" + code("name") + _pack_int(len(name_bytes)) + name_bytes
-        values_code = code("Values")
-        parts = [b"=", code("List")]
-        for v in values:
-            one = self.value(v)
-            parts += (b"F", _pack_int(len(one)), one)
-        parts.append(b"H")
-        listed = b"".join(parts)
-        return b"".join((head, named, b"G", values_code, _pack_int(len(listed)), listed, b"H"))
 
-    def attribute_set(
-        self, attributes: Mapping[str, Sequence[AttributeValue]], uid: Uid | None, name: str | None
-    ) -> bytes:
-        """The `Set` object alone, without header and pool."""
-        parts = [b"=", self.code("Set")]
-        for attr, values in attributes.items():
-            one = self.attribute(attr, values)
-            parts += (b"F", _pack_int(len(one)), one)
-        if name is not None:
-            one = self.content("Name", self.string(name))
-            parts += (b"F", _pack_int(len(one)), one)
-        if uid is not None:
-            head = b"=" + self.code("Uid")
-            value = self.string(uid.value)
-            one = head + b"G" + self.code("uid") + _pack_int(len(value)) + value
-            if uid.revision is not None:
-                revision = self.string(uid.revision)
-                one += b"G" + self.code("revision") + _pack_int(len(revision)) + revision
-            one += b"H"
-            parts += (b"F", _pack_int(len(one)), one)
-        parts.append(b"H")
-        return b"".join(parts)
+def _value_payload(value: AttributeValue) -> tuple[int, bytes]:
+    """(its type's bit, the bytes of its one anonymous field) for one attribute value."""
+    kind = type(value)
+    if kind is str:
+        raw = value.encode("utf-8")  # type: ignore[union-attr]
+        return _STRING, _pack_int(len(raw) + 4) + _pack_int(len(raw)) + raw
+    if kind is bool:
+        return _BOOLEAN, _TRUE if value else _FALSE
+    if kind is int:
+        number: int = value  # type: ignore[assignment]
+        if _INT_MIN <= number <= _INT_MAX:
+            return _INTEGER, _FOUR + _pack_int(number)
+        if _LONG_MIN <= number <= _LONG_MAX:
+            return _LONG, _EIGHT + _pack_long(number)
+        raw = str(number).encode()
+        return _BIG_INTEGER, _pack_int(len(raw) + 4) + _pack_int(len(raw)) + raw
+    if kind is float:
+        return _DOUBLE, _EIGHT + _pack_double(value)
+    if isinstance(value, GuardedString):
+        cipher = encrypt_string(value)
+        return _GUARDED, _pack_int(len(cipher) + 4) + _pack_int(len(cipher)) + cipher
+    if isinstance(value, bool | int | float | str):  # subclasses: as their base type
+        base: AttributeValue = (
+            bool(value)
+            if isinstance(value, bool)
+            else int(value)
+            if isinstance(value, int)
+            else float(value)
+            if isinstance(value, float)
+            else str(value)
+        )
+        return _value_payload(base)
+    raise WireFormatError(f"attributes: a {type(value).__name__} value", field="attributes")
 
 
 def encode_attributes(
@@ -309,12 +361,52 @@ def encode_attributes(
     uid: Uid | None = None,
     name: str | None = None,
 ) -> bytes:
-    """A legacy `Set<Attribute>`: the attributes, then `Name` and `Uid` when given."""
-    try:
-        writer = _AttributeEncoder()
-        return writer.pool.blob(writer.attribute_set(attributes, uid, name))
-    except legacy.LegacyEncodeError as exc:
-        raise WireFormatError(f"attributes: {exc}", field="attributes") from None
+    """A legacy `Set<Attribute>`: the attributes, then `Name` and `Uid` when given.
+
+    The hot path of search and sync (one blob per object, docs/openicf-rpc.md §10): bytes are
+    assembled directly, over a pool laid out once per combination of value types.
+    """
+    mask = 0
+    staged: list[tuple[bytes, list[tuple[int, bytes] | None]]] = []
+    for attr, values in attributes.items():
+        payloads: list[tuple[int, bytes] | None] = []
+        for value in values:
+            if value is None:
+                payloads.append(None)
+            else:
+                bit, payload = _value_payload(value)
+                mask |= bit
+                payloads.append((bit, payload))
+        staged.append((_attribute_head(attr), payloads))
+    header, markers = _layout(mask)
+    parts = [header, _SET_HEAD]
+    for head, payloads in staged:
+        items = [_LIST_HEAD]
+        for item in payloads:
+            if item is None:
+                items.append(_NULL_ITEM)
+            else:
+                marker, payload = markers[item[0]], item[1]
+                items += (b"F", _pack_int(len(payload) + 7), marker, payload, b"H")
+        items.append(b"H")
+        listed = b"".join(items)
+        attribute = b"".join((head, _pack_int(len(listed)), listed, b"H"))
+        parts += (b"F", _pack_int(len(attribute)), attribute)
+    if name is not None:
+        raw = name.encode("utf-8")
+        named = b"".join((_NAME_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw, b"H"))
+        parts += (b"F", _pack_int(len(named)), named)
+    if uid is not None:
+        raw = uid.value.encode("utf-8")
+        one = [_UID_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw]
+        if uid.revision is not None:
+            rev = uid.revision.encode("utf-8")
+            one += (_REVISION_FIELD, _pack_int(len(rev) + 4), _pack_int(len(rev)), rev)
+        one.append(b"H")
+        body = b"".join(one)
+        parts += (b"F", _pack_int(len(body)), body)
+    parts.append(b"H")
+    return b"".join(parts)
 
 
 def encode_object_attributes(obj: ConnectorObject) -> bytes:
@@ -349,27 +441,18 @@ def connector_object_from_proto(message: common_pb2.ConnectorObject) -> Connecto
 
 def encode_connector_object(obj: ConnectorObject) -> bytes:
     """The legacy `ConnectorObject{ObjectClass, Attributes}` a get answers with (§9.2)."""
-    writer = _AttributeEncoder()
-    code = writer.code
-    head = b"=" + code("ConnectorObject") + b"G" + code("ObjectClass")
-    object_class = legacy.encoder_for(writer.pool)(
-        LegacyObject("ObjectClass", {"type": obj.objectClass})
+    attributes = attributes_to_legacy(obj.attributes, uid=obj.uid, name=obj.name)
+    tree = LegacyObject(
+        "ConnectorObject",
+        {
+            "ObjectClass": LegacyObject("ObjectClass", {"type": obj.objectClass}),
+            "Attributes": attributes,
+        },
     )
-    attributes_code = code("Attributes")
-    attributes = writer.attribute_set(obj.attributes, obj.uid, obj.name)
-    body = b"".join(
-        (
-            head,
-            _pack_int(len(object_class)),
-            object_class,
-            b"G",
-            attributes_code,
-            _pack_int(len(attributes)),
-            attributes,
-            b"H",
-        )
-    )
-    return writer.pool.blob(body)
+    try:
+        return legacy.encode(tree)
+    except legacy.LegacyEncodeError as exc:
+        raise WireFormatError(f"connectorObject: {exc}", field="connectorObject") from None
 
 
 def decode_connector_object(blob: bytes, where: str = "connectorObject") -> ConnectorObject | None:

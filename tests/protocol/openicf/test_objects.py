@@ -19,6 +19,7 @@ from protocol.openicf.proto.rpc_pb2 import RemoteMessage
 from protocol.openicf.wire import WireFormatError, parse_message
 from protocol.schema import AttributeFlag, AttributeInfo, AttributeType, ObjectClassInfo, Schema
 from protocol.values import (
+    AttributeValue,
     ConnectorObject,
     GuardedString,
     OperationOptions,
@@ -171,24 +172,24 @@ def test_big_numbers_take_the_java_type_that_holds_them() -> None:
     assert o.decode_attributes(blob).attributes["n"] == [1, 2**40, 2**70, 1.5, True, None]
 
 
-def test_the_fast_attribute_writer_writes_what_the_tree_encoder_writes() -> None:
-    obj = ConnectorObject(
-        objectClass="__ACCOUNT__",
-        uid=Uid(value="7", revision="3"),
-        name="bob",
-        attributes={"mail": ["b@example.com"], "age": [3], "x": [], "pw": [GuardedString("s")]},
-    )
-    tree = legacy.JavaSet(
-        [
-            LegacyObject("Attribute", {"name": "mail", "Values": ["b@example.com"]}),
-            LegacyObject("Attribute", {"name": "age", "Values": [3]}),
-            LegacyObject("Attribute", {"name": "x", "Values": []}),
-            LegacyObject("Attribute", {"name": "pw", "Values": [GuardedString("s")]}),
-            legacy.Typed("Name", "bob"),
-            LegacyObject("Uid", {"uid": "7", "revision": "3"}),
-        ]
-    )
-    assert o.encode_object_attributes(obj) == legacy.encode(tree)
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"mail": ["b@example.com"], "age": [3], "x": [], "pw": [GuardedString("s")]},
+        {"n": [None, 2**40, -(2**70), 0.5, False, "ü"]},
+        {},
+    ],
+)
+def test_the_fast_attribute_writer_writes_the_set_the_tree_describes(
+    attributes: dict[str, list[AttributeValue]],
+) -> None:
+    uid, name = Uid(value="7", revision="3"), "bob"
+    fast = o.encode_attributes(attributes, uid=uid, name=name)
+    tree = o.attributes_to_legacy(attributes, uid=uid, name=name)
+    assert legacy.decode(fast) == tree
+    assert o.decode_attributes(fast) == o.AttributeSet(uid, name, attributes)
+    bare = o.encode_attributes(attributes)
+    assert legacy.decode(bare) == o.attributes_to_legacy(attributes)
 
 
 # --- filters ---------------------------------------------------------------------------------
