@@ -34,7 +34,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from client.connection import RcsClient, open_socket
-from protocol.codec import error_response
+from protocol.codec import error_response, exception_from
 from protocol.configuration import ConfigurationValue, ConnectorKey, InlineConfiguration
 from protocol.errors import (
     ConfigurationException,
@@ -74,6 +74,7 @@ from protocol.openicf.proto.rpc_pb2 import (
     RemoteMessage,
 )
 from protocol.openicf.session import (
+    HANDSHAKE_ID,
     ConfigurationChanged,
     ControlAnswered,
     ControlRequested,
@@ -429,6 +430,10 @@ class OpenIcfClient(RcsClient):
             await self._deliver(event.message_id, ResponseBody(control=self._control(event)))
         elif isinstance(event, OperationAnswered):
             await self._answer(event)
+        elif isinstance(event, ErrorAnswered) and event.message_id == HANDSHAKE_ID:
+            # The server refused our handshake: the connection fails with its reason.
+            self._closed_error = exception_from(_error(event.error))
+            self._answered[index].set()
         elif isinstance(event, ErrorAnswered):
             await self._deliver(event.message_id, ResponseBody(error=_error(event.error)))
         elif isinstance(event, ConfigurationChanged):

@@ -21,7 +21,11 @@ from connector.memory import MemoryConnector
 from connector.registry import ConnectorRegistry
 from emulator import Emulator, EmulatorSettings, run_emulator
 from protocol.configuration import InlineConfiguration
-from protocol.errors import ConfigurationException, ConnectorException
+from protocol.errors import (
+    ConfigurationException,
+    ConnectorException,
+    InvalidCredentialException,
+)
 from protocol.filters import And, Equals, StartsWith
 from protocol.values import (
     NAME,
@@ -302,3 +306,10 @@ async def test_a_rotated_refresh_token_is_pushed_back_as_idm_would_store_it() ->
             InlineConfiguration.model_validate({"configurationProperties": stored}),
         )
         await again.test()
+
+
+async def test_a_wrong_key_is_refused_as_the_java_server_refuses_it() -> None:
+    registry = ConnectorRegistry([MemoryConnector])
+    async with ConnectorServer(settings(), registry, {}) as server:
+        with pytest.raises(InvalidCredentialException, match=r"refused the key \(HTTP 403\)"):
+            await RcsClient.connect(server.url, "not-" + KEY, protocol="openicf")
