@@ -15,7 +15,7 @@ each wire:
    per object than the server, so the server's sends wait on the socket all along and only
    back-pressure keeps its memory flat.
 
-OpenICF sends one message per object (docs/openicf-rpc.md "Search"), JSON up to 100 objects
+OpenICF sends one message per object (docs/openicf-rpc.md §10), JSON up to 100 objects
 per frame, so the figures answer: what does IDM's wire cost the server and the client?
 """
 

@@ -7,8 +7,9 @@ docs/openicf-rpc.md describes the protocol; this module does what the Java clien
   secp521r1 public key (its sessionId is the uppercase hex SHA-1 of the key's DER);
 - the sockets form one connection group: requests alternate between them, answers and
   stream parts are taken from either, a cancel may go on the other;
-- the server's own control requests are answered: CONNECTOR_INFO with an empty legacy
-  `List` (a client hosts no connectors), the keepalive with an empty answer;
+- right after the handshakes it asks for CONNECTOR_INFO; the server's own control requests
+  are answered: CONNECTOR_INFO with an empty legacy `List` (a client hosts no connectors),
+  the keepalive with an empty answer;
 - every operation carries the facade key: the server's default `APIConfiguration` for the
   connector (from CONNECTOR_INFO) with the provisioner file's values set, confidential ones
   as GuardedStrings, legacy-serialized and Base64-encoded;
@@ -109,7 +110,7 @@ EMPTY_CONNECTOR_LIST: Final = legacy.encode([])
 def identity() -> tuple[bytes, str]:
     """(public key DER, sessionId): one EC secp521r1 key per process, as the Java client has.
 
-    The key is never used for anything but the sessionId (docs/openicf-rpc.md "Handshake"),
+    The key is never used for anything but the sessionId (docs/openicf-rpc.md §3),
     so it lives in memory only.
     """
     key = ec.generate_private_key(ec.SECP521R1())
@@ -196,7 +197,7 @@ class _Reorder:
     """The parts of one search or sync, back in sequence order.
 
     Objects (or deltas) carry their sequence from 1; the final message carries the count
-    (docs/openicf-rpc.md "Search"). Parts wait here until every earlier one has come, and
+    (docs/openicf-rpc.md §10). Parts wait here until every earlier one has come, and
     the final one until the count is reached: it may arrive before the last object.
     """
 
@@ -285,10 +286,12 @@ class OpenIcfClient(RcsClient):
         try:
             async with asyncio.timeout(open_timeout_s):
                 await client._handshake_all()
+                await client.connector_info()  # as the Java client does, right away
         except TimeoutError:
             await client.aclose()
             raise ConnectionFailedException(
-                f"the server at {url} did not answer the OpenICF handshake in {open_timeout_s} s"
+                f"the server at {url} did not answer the OpenICF handshake and CONNECTOR_INFO "
+                f"in {open_timeout_s} s"
             ) from None
         except BaseException:
             await client.aclose()

@@ -95,7 +95,7 @@ def _settings(sent: legacy.LegacyObject) -> InlineConfiguration:
 
 def _comparable(api: legacy.LegacyObject) -> dict[str, Any]:
     """The tree with SupportedOperations as a set: the Java client writes it from a hash set,
-    in an order that changes with every JVM (docs/openicf-rpc.md "Facade key")."""
+    in an order that changes with every JVM (docs/openicf-rpc.md §9.6)."""
     fields = dict(api.fields)
     operations = fields.pop("SupportedOperations")
     assert isinstance(operations, legacy.JavaSet)
