@@ -47,27 +47,16 @@ from protocol.errors import (
 )
 from protocol.frames import (
     ControlResponse,
-    CreateOpResponse,
-    Empty,
     ErrorCause,
     ErrorResponse,
-    GetOpResponse,
-    LatestSyncTokenOpResponse,
     OperationResponse,
     RequestFrame,
     ResponseBody,
     ResponseFrame,
-    SchemaOpResponse,
-    ScriptOnConnectorOpResponse,
-    SearchOpResponse,
-    SyncOpResponse,
-    UpdateOpResponse,
 )
-from protocol.frames import OperationRequest as FrameOperationRequest
 from protocol.info import ConfigurationPropertyInfo, ConnectorInfo
 from protocol.openicf import legacy, objects
-from protocol.openicf.proto import common_pb2 as pb_common
-from protocol.openicf.proto import operations_pb2 as pb_ops
+from protocol.openicf.messages import decode_operation, decode_stream_part, encode_operation
 from protocol.openicf.proto.rpc_pb2 import (
     ControlRequest,
     ExceptionMessage,
@@ -91,7 +80,6 @@ from protocol.openicf.session import (
     session_id_of,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
-from protocol.values import NAME, Attributes, CountPolicy, SearchResult, UpdateType
 from protocol.versions import VersionRange, parse_version
 
 SUBPROTOCOL: Final = "v1.openicf.forgerock.org"
@@ -561,185 +549,7 @@ def _changes(blob: bytes) -> dict[str, ConfigurationValue]:
         return {}
 
 
-# -- operations <-> messages (the client's direction) ----------------------------------------------
-
-
-def encode_operation(operation: FrameOperationRequest) -> pb_ops.OperationRequest:
-    """The protobuf `OperationRequest` of one operation, without key, facade key or locale."""
-    out = pb_ops.OperationRequest()
-    match operation.kind:
-        case "test":
-            out.testOpRequest.SetInParent()
-        case "validate":
-            out.ValidateOpRequest.SetInParent()
-        case "schema":
-            out.schemaOpRequest.SetInParent()
-        case "create":
-            create = operation.create
-            assert create is not None
-            out.createOpRequest.objectClass = create.objectClass
-            out.createOpRequest.createAttributes = _attributes(create.attributes)
-            out.createOpRequest.options = objects.encode_options(create.options)
-        case "get":
-            get = operation.get
-            assert get is not None
-            out.getOpRequest.objectClass = get.objectClass
-            out.getOpRequest.uid.CopyFrom(objects.uid_to_proto(get.uid))
-            out.getOpRequest.options = objects.encode_options(get.options)
-        case "search":
-            search = operation.search
-            assert search is not None
-            out.searchOpRequest.objectClass = search.objectClass
-            if search.filter is not None:
-                out.searchOpRequest.filter = objects.encode_filter(search.filter)
-            out.searchOpRequest.options = objects.encode_options(search.options)
-        case "update":
-            update = operation.update
-            assert update is not None
-            out.updateOpRequest.objectClass = update.objectClass
-            out.updateOpRequest.uid.CopyFrom(objects.uid_to_proto(update.uid))
-            out.updateOpRequest.updateType = _UPDATE_TYPES[update.updateType]
-            out.updateOpRequest.replaceAttributes = _attributes(update.attributes)
-            out.updateOpRequest.options = objects.encode_options(update.options)
-        case "delete":
-            delete = operation.delete
-            assert delete is not None
-            out.deleteOpRequest.objectClass = delete.objectClass
-            out.deleteOpRequest.uid.CopyFrom(objects.uid_to_proto(delete.uid))
-            out.deleteOpRequest.options = objects.encode_options(delete.options)
-        case "scriptOnConnector":
-            script = operation.scriptOnConnector
-            assert script is not None
-            context = out.scriptOnConnectorOpRequest.scriptContext
-            context.script.scriptLanguage = script.scriptLanguage
-            context.script.scriptText = script.scriptText
-            context.scriptArguments = objects.encode_script_value(dict(script.scriptArguments))
-            out.scriptOnConnectorOpRequest.options = objects.encode_options(script.options)
-        case "sync":
-            sync = operation.sync
-            assert sync is not None
-            out.syncOpRequest.sync.objectClass = sync.objectClass
-            if sync.token is not None:
-                out.syncOpRequest.sync.token.value = objects.encode_sync_token(sync.token)
-            out.syncOpRequest.sync.options = objects.encode_options(sync.options)
-        case "latestSyncToken":
-            latest = operation.latestSyncToken
-            assert latest is not None
-            out.syncOpRequest.latestSyncToken.objectClass = latest.objectClass
-        case other:  # pragma: no cover - OperationRequest allows no other
-            raise ProtocolError(f"no OpenICF message for the operation {other}")
-    return out
-
-
-def _attributes(attributes: Attributes) -> bytes:
-    """A create's or an update's attributes, `__NAME__` as the Java client sends it (a `Name`)."""
-    names = attributes.get(NAME)
-    if names is not None and len(names) == 1 and isinstance(names[0], str):
-        rest = {k: v for k, v in attributes.items() if k != NAME}
-        return objects.encode_attributes(rest, name=names[0])
-    return objects.encode_attributes(attributes)
-
-
-_UPDATE_TYPES: Final = {
-    UpdateType.REPLACE: pb_ops.UpdateOpRequest.REPLACE,
-    UpdateType.ADD: pb_ops.UpdateOpRequest.ADD,
-    UpdateType.REMOVE: pb_ops.UpdateOpRequest.REMOVE,
-}
-_COUNT_POLICIES: Final = {
-    pb_common.SearchResult.NONE: CountPolicy.NONE,
-    pb_common.SearchResult.ESTIMATE: CountPolicy.ESTIMATE,
-    pb_common.SearchResult.EXACT: CountPolicy.EXACT,
-}
-_ANSWER_FIELDS: Final = {
-    "test": "testOpResponse",
-    "validate": "validateOpResponse",
-    "delete": "deleteOpResponse",
-    "schema": "schemaOpResponse",
-    "create": "createOpResponse",
-    "update": "updateOpResponse",
-    "get": "GetOpResponse",
-    "scriptOnConnector": "scriptOnConnectorOpResponse",
-    "latestSyncToken": "syncOpResponse",
-    "search": "searchOpResponse",
-    "sync": "syncOpResponse",
-}
-
-
-def _expect(response: pb_ops.OperationResponse, kind: str) -> None:
-    name = _ANSWER_FIELDS[kind]
-    if not response.HasField(name):  # type: ignore[arg-type]
-        raise ProtocolError(f"the answer to a {kind} request holds no {name}", field=name)
-
-
-def decode_operation(kind: str, response: pb_ops.OperationResponse) -> OperationResponse:
-    """A single answer (everything but search and sync) as our model."""
-    _expect(response, kind)
-    match kind:
-        case "test":
-            return OperationResponse(test=Empty())
-        case "validate":
-            return OperationResponse(validate_=Empty())
-        case "delete":
-            return OperationResponse(delete=Empty())
-        case "schema":
-            schema = objects.decode_schema(bytes(response.schemaOpResponse.schema))
-            return OperationResponse(schema_=SchemaOpResponse(schema_=schema))
-        case "create":
-            uid = objects.uid_from_proto(response.createOpResponse.uid)
-            return OperationResponse(create=CreateOpResponse(uid=uid))
-        case "update":
-            uid = objects.uid_from_proto(response.updateOpResponse.uid)
-            return OperationResponse(update=UpdateOpResponse(uid=uid))
-        case "get":
-            found = objects.decode_connector_object(bytes(response.GetOpResponse.connectorObject))
-            return OperationResponse(get=GetOpResponse(connectorObject=found))
-        case "scriptOnConnector":
-            result = objects.decode_script_value(bytes(response.scriptOnConnectorOpResponse.object))
-            return OperationResponse(scriptOnConnector=ScriptOnConnectorOpResponse(result=result))
-        case "latestSyncToken":
-            latest = response.syncOpResponse.latestSyncToken
-            blob = bytes(latest.syncToken.value)
-            token = objects.decode_sync_token(blob) if blob else None
-            return OperationResponse(latestSyncToken=LatestSyncTokenOpResponse(token=token))
-    raise ProtocolError(f"no single answer is expected to a {kind} request")
-
-
-def decode_stream_part(
-    kind: str, response: pb_ops.OperationResponse
-) -> tuple[int, OperationResponse, bool]:
-    """(sequence, part, whether it is the final message) of a search or sync answer."""
-    _expect(response, kind)
-    if kind == "search":
-        part = response.searchOpResponse
-        sequence = int(part.sequence)
-        if part.HasField("connectorObject"):
-            obj = objects.connector_object_from_proto(part.connectorObject)
-            # One part per object (the hot path): parts built without a second validation.
-            search = SearchOpResponse.model_construct(
-                sequence=max(sequence, 1), connectorObjects=[obj]
-            )
-            return sequence, OperationResponse.model_construct(search=search), False
-        result = part.result
-        final = SearchOpResponse(
-            sequence=max(sequence, 1),
-            result=SearchResult(
-                pagedResultsCookie=result.pagedResultsCookie or None,
-                totalPagedResultsPolicy=_COUNT_POLICIES[result.totalPagedResultsPolicy],
-                totalPagedResults=result.totalPagedResults,
-                remainingPagedResults=result.remainingPagedResults,
-            ),
-        )
-        return sequence, OperationResponse(search=final), True
-    sync = response.syncOpResponse.sync
-    sequence = int(sync.sequence)
-    if sync.HasField("syncDelta"):
-        delta = objects.sync_delta_from_proto(sync.syncDelta)
-        part_sync = SyncOpResponse(sequence=max(sequence, 1), syncDeltas=[delta])
-        return sequence, OperationResponse(sync=part_sync), False
-    blob = bytes(sync.syncToken.value)
-    token = objects.decode_sync_token(blob) if blob else None
-    done = SyncOpResponse(sequence=max(sequence, 1), token=token, last=True)
-    return sequence, OperationResponse(sync=done), True
+# -- CONNECTOR_INFO ------------------------------------------------------------------------------
 
 
 _PROPERTY_TYPES: Final = {
