@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +23,9 @@ from typing import Any
 import pytest
 
 from connector.hubspot import HubspotConnector
+from tests.client.test_idm_dialect import ACCOUNT
 from tests.client.test_openicf_connection import same_schema, without_clock
-from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
+from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command, serve
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Stack:
     url: str
     memory: Path
     hubspot: Path
+    directory: Path
 
 
 @contextmanager
@@ -64,6 +67,16 @@ def stack(tmp: Path) -> Iterator[Stack]:
                 }
             )
         )
+        directory = tmp / "provisioner.openicf-directory.json"  # with IDM's objectTypes
+        directory.write_text(
+            json.dumps(
+                {
+                    "connectorRef": MEMORY_KEY.model_dump() | {"bundleVersion": "[1.0,2.0)"},
+                    "configurationProperties": {"seed": 30},
+                    "objectTypes": {"account": ACCOUNT},
+                }
+            )
+        )
         hubspot = tmp / "provisioner.openicf-hubspot.json"
         hubspot.write_text(
             json.dumps(
@@ -81,23 +94,11 @@ def stack(tmp: Path) -> Iterator[Stack]:
                 }
             )
         )
-        env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_AUTH_FAILURE_DELAY_S": "0"}
-        server = subprocess.Popen(
-            [*command("hubspot-rcs"), "serve", "--conf", str(conf)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        assert server.stdout is not None
-        port = None
-        for line in server.stdout:
-            event = json.loads(line)
-            if event["event"] == "server.listening":
-                port = event["port"]
-                break
-        assert port
-        yield Stack(f"ws://127.0.0.1:{port}/openicf", memory, hubspot)
+        server, url = serve(conf)
+        for pipe in (server.stdout, server.stderr):
+            # Drain its logs: an unread pipe fills (64 KiB) and the server would stop on a write.
+            threading.Thread(target=pipe.read, daemon=True).start()  # type: ignore[union-attr]
+        yield Stack(url, memory, hubspot, directory)
     finally:
         for process in (server, emulator):
             if process is not None and process.poll() is None:
@@ -117,8 +118,12 @@ def client(url: str, protocol: str, *args: str) -> subprocess.CompletedProcess[s
 
 
 def commands(s: Stack) -> list[list[str]]:
-    memory, hubspot = f"@{s.memory}", f"@{s.hubspot}"
+    memory, hubspot, directory = f"@{s.memory}", f"@{s.hubspot}", f"@{s.directory}"
     return [
+        ["test", directory],
+        ["search", directory, "account", "--query-filter", 'mail sw "user000001"',
+         "--attributes", "mail,givenName", "--sort-keys=-givenName"],
+        ["create", directory, "account", "--attr", "mail=ann@example.com", "--attr", "sn=Lee"],
         ["test", memory],
         ["validate", memory],
         ["schema", memory],
@@ -187,7 +192,7 @@ def test_every_command_prints_the_same_on_both_wires(tmp_path: Path) -> None:
 
 
 def commands_names() -> list[str]:
-    fake = Stack("", Path("memory"), Path("hubspot"))
+    fake = Stack("", Path("memory"), Path("hubspot"), Path("directory"))
     return [" ".join(c) for c in commands(fake)]
 
 
