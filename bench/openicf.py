@@ -141,8 +141,8 @@ def report(json_wire: Figures, openicf: Figures, objects: int) -> str:
             "binary serialization (as the Java server does and IDM expects); JSON sends up to "
             "100 objects a frame. On both wires the client is the slower side (its CPU per "
             "object is the larger), so the server waits on the socket and its memory stays "
-            "where it was. Most of the OpenICF client's time is the generic legacy decoder "
-            "reading each object's attribute set. The machine is shared: runs of the same "
+            "where it was. Most of the OpenICF client's time goes to decoding "
+            "each object's legacy attribute set. The machine is shared: runs of the same "
             "command differ by tens of percent, so compare the ratios, not the absolute "
             "figures.",
         ]
