@@ -33,8 +33,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench.hubspot_common import machine, write_section
-from bench.protocol import PeakRss
-from client.connection import Facade, RcsClient, Wire
+from bench.protocol import PeakRss, search_throughput
+from client.connection import RcsClient, Wire
 from protocol.configuration import InlineConfiguration
 
 KEY = "bench-key"
@@ -66,18 +66,6 @@ def configuration(objects: int) -> InlineConfiguration:
     )
 
 
-async def search(facade: Facade, objects: int) -> float:
-    """Seconds for one search read object by object."""
-    started = time.perf_counter()
-    count = 0
-    async with facade.search("contact") as results:
-        async for _ in results:
-            count += 1
-    elapsed = time.perf_counter() - started
-    assert count == objects, count
-    return elapsed
-
-
 def _cpu_s(pid: int) -> float:
     """User and system CPU seconds a process has used (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -100,10 +88,10 @@ async def measure(port: int, pid: int, wire: Wire, objects: int) -> Figures:
     url = f"ws://127.0.0.1:{port}/openicf"
     async with await RcsClient.connect(url, KEY, protocol=wire) as client:
         facade = client.facade_for(MemoryConnector.connector_key, configuration(objects))
-        await search(facade, objects)  # warm up: the pool, the caches, both processes
+        await search_throughput(facade, objects)  # warm up: the pool, caches, both processes
         sampler = PeakRss(pid)
         server_cpu, client_cpu = _cpu_s(pid), time.process_time()
-        rates = [objects / await search(facade, objects) for _ in range(3)]
+        rates = [(await search_throughput(facade, objects))[0] for _ in range(3)]
         server_cpu, client_cpu = _cpu_s(pid) - server_cpu, time.process_time() - client_cpu
         rss = sampler.stop()
     per_object = 1e6 / (3 * objects)
@@ -116,7 +104,7 @@ async def measure(port: int, pid: int, wire: Wire, objects: int) -> Figures:
     )
 
 
-def report(json_wire: Figures, openicf: Figures, objects: int) -> str:
+def report(json_wire: Figures, openicf: Figures, objects: int, load: float) -> str:
     rows = [
         f"| {f.wire} | **{f.rate:,.0f}** | {f.rate / json_wire.rate:.2f}x | "
         f"{f.server_cpu_us:.0f} µs | {f.client_cpu_us:.0f} µs | {f.rss_mib:.1f} MiB |"
@@ -127,7 +115,8 @@ def report(json_wire: Figures, openicf: Figures, objects: int) -> str:
             "Command: `python -m bench.openicf` (server and client in two processes on "
             "127.0.0.1, in-memory connector, canonical log lines on; the same inline "
             "configuration on both wires, as the facade key on OpenICF).",
-            f"Machine: {machine()}.",
+            f"Machine: {machine()}; load average {load:.1f} at the end of the run (other work "
+            "on the machine slows both wires alike).",
             "",
             f"A search of {objects:,} objects read object by object through `RcsClient`, "
             "each wire in turn in the same run:",
@@ -167,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         parent.send("stop")
         process.join(timeout=30)
-    text = report(json_wire, openicf, objects)
+    text = report(json_wire, openicf, objects, os.getloadavg()[0])
     print(text)
     if not args.quick:
         write_section(SECTION, text)
