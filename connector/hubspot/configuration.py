@@ -137,6 +137,7 @@ class HubspotConfiguration(Configuration):
         60.0,
         order=15,
         display="Sync Look-Back Seconds",
+        group="Sync",
         ge=0,
         le=3600,
         help="Live sync reads changes this far behind the newest again, and drops those it "
