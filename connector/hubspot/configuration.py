@@ -144,6 +144,16 @@ class HubspotConfiguration(Configuration):
         "delivered, so that a change HubSpot's search indexed late is not missed; it must be "
         "longer than HubSpot's indexing delay (docs/hubspot-connector.md, Live sync)",
     )
+    searchIndexingDelaySeconds: float = Property(
+        10.0,
+        order=16,
+        display="Search Indexing Delay Seconds",
+        ge=0,
+        le=120,
+        help="How long HubSpot's search may lag a write. After a company create whose answer "
+        "was lost, the connector waits this long before searching for it, so that it never "
+        "sends a create twice",
+    )
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> Self:

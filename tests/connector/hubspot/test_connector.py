@@ -23,8 +23,8 @@ from protocol.errors import (
 from protocol.filters import Equals, StartsWith
 from protocol.schema import AttributeFlag, AttributeType
 from protocol.values import OperationOptions, Uid
+from tests.conftest import MakeConnector
 
-from .conftest import MakeConnector
 from .test_search import ids, read_all
 
 NO_OPTIONS = OperationOptions()

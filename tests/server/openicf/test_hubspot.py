@@ -8,7 +8,7 @@ import pytest
 
 from connector.hubspot import HubspotConnector
 from connector.registry import ConnectorRegistry
-from emulator import Emulator, EmulatorSettings, run_emulator
+from emulator import Emulator, EmulatorSettings
 from protocol.configuration import ConnectorKey
 from protocol.openicf import objects
 from protocol.openicf.proto.rpc_pb2 import RemoteMessage
@@ -26,12 +26,11 @@ JAVA_KEY = ConnectorKey(
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    emulator_settings = EmulatorSettings(
+def emulator_settings() -> EmulatorSettings:
+    """For `emu` (tests/conftest.py)."""
+    return EmulatorSettings(
         contacts=25, companies=2, seed=5, rate_limits_enabled=False, rotate_refresh_tokens=True
     )
-    async with run_emulator(emulator_settings) as running:
-        yield running
 
 
 @pytest.fixture
