@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
 BENCHMARKS := protocol emulator hubspot_read hubspot_rate
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(addprefix bench-,$(BENCHMARKS))
 
 bench-%: $(STAMP)
 	$(BIN)/python -m bench.$*
+
+# Regenerates protocol/openicf/proto/*_pb2.py[i] from the .proto files there.
+proto: $(STAMP)
+	$(BIN)/python tests/protocol/openicf/test_generated.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info run

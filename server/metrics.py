@@ -85,7 +85,7 @@ class ServerMetrics:
         self.upgrades_refused = Counter(
             "rcs_upgrades_refused",
             "WebSocket upgrades refused (unauthenticated, no_client_certificate, wrong_key, "
-            "max_connections, draining)",
+            "max_connections, draining, origin)",
             ["reason"],
             registry=r,
         )

@@ -1,0 +1,165 @@
+"""The configurations the server holds, and the pool each operation runs on.
+
+An operation names its connector by key and its configuration by name (a configuration the
+server holds, docs/protocol.md) or inline. Both resolve here, to one pool per configuration
+(server.pool), whichever wire the operation came in on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from connector.base import Connector, ConnectorContext, PersistProperty
+from connector.registry import ConnectorRegistry, VersionRange, parse_version
+from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
+from protocol.errors import ConfigurationException
+from protocol.frames import OperationRequest
+from protocol.info import ConfigurationInfo, ConnectorInfo
+from protocol.values import GuardedString
+from server.pool import ConnectorPool, PoolKey, PoolManager, configuration_digest
+
+__all__ = ["Configurations", "HostedConfiguration", "Persist"]
+
+Persist = Callable[[str, str, GuardedString], None]
+"""(configuration name, property name, value) -> store it; blocking, run in a worker thread."""
+
+
+@dataclass(frozen=True)
+class HostedConfiguration:
+    """A named configuration the server holds: its name, its connectorRef, its contents."""
+
+    name: str
+    connector_ref: ConnectorKey
+    configuration: InlineConfiguration
+
+    @property
+    def digest(self) -> str:
+        return configuration_digest(self.configuration)
+
+
+@dataclass(frozen=True)
+class _Named:
+    hosted: HostedConfiguration
+    digest: str
+
+
+class Configurations:
+    """Named configurations, the connector registry, and the pool of each configuration."""
+
+    def __init__(
+        self,
+        registry: ConnectorRegistry,
+        pools: PoolManager,
+        *,
+        scripting_enabled: bool,
+        metrics: CollectorRegistry | None,
+        persist: Persist | None = None,
+    ) -> None:
+        self.registry = registry
+        self.pools = pools
+        self._scripting_enabled = scripting_enabled
+        self._metrics = metrics
+        self._persist = persist
+        self._named: dict[str, _Named] = {}
+
+    def set(self, configurations: Mapping[str, HostedConfiguration]) -> None:
+        """Install the named configurations (at start, or on reload).
+
+        A configuration that changed gets a new pool on its next use; its old pool finishes
+        the operations it lent instances to, then closes. A removed one's pool closes too.
+        """
+        named = {name: _Named(c, c.digest) for name, c in configurations.items()}
+        for name in set(self._named) | set(named):
+            keep = named.get(name)
+            previous = self._named.get(name)
+            if previous is not None and (keep is None or keep.digest != previous.digest):
+                self.pools.retire_named(name)
+        self._named = named
+
+    def configuration_infos(self) -> list[ConfigurationInfo]:
+        return [
+            ConfigurationInfo(name=name, connectorRef=n.hosted.connector_ref)
+            for name, n in sorted(self._named.items())
+        ]
+
+    def connector_infos(self) -> list[ConnectorInfo]:
+        return [c.info() for c in self.registry.all()]
+
+    def pool_for(self, request: OperationRequest) -> tuple[ConnectorPool, InlineConfiguration]:
+        """Resolve the connector and the configuration an operation names, to their pool."""
+        connector_class = self.registry.resolve(request.connectorKey)
+        chosen = request.configuration
+        if isinstance(chosen, ConfigurationRef):
+            named = self._named.get(chosen.name)
+            if named is None:
+                known = ", ".join(sorted(self._named)) or "none"
+                raise ConfigurationException(
+                    f"unknown configuration {chosen.name!r} (this server holds: {known})"
+                )
+            _check_ref(named.hosted, connector_class)
+            return self._pool(
+                connector_class, named.hosted.configuration, chosen.name, named.digest, False
+            )
+        digest = configuration_digest(chosen)
+        return self._pool(connector_class, chosen, f"inline:{digest[:12]}", digest, True)
+
+    def _pool(
+        self,
+        connector_class: type[Connector],
+        configuration: InlineConfiguration,
+        name: str,
+        digest: str,
+        inline: bool,
+        persist: PersistProperty | None = None,
+    ) -> tuple[ConnectorPool, InlineConfiguration]:
+        key = connector_class.connector_key
+        connector_id = f"{key.bundleName}:{key.bundleVersion}:{key.connectorName}"
+        pool_key = PoolKey(connector_id, name, digest)
+        pool = self.pools.lookup(pool_key)
+        if pool is None or pool.closed:
+            context = self._context(connector_class, configuration, name, inline, persist)
+            pool = self.pools.get(
+                pool_key, connector_class, context, configuration.poolConfigOption, inline=inline
+            )
+        return pool, configuration
+
+    def _context(
+        self,
+        connector_class: type[Connector],
+        configuration: InlineConfiguration,
+        name: str,
+        inline: bool,
+        persist: PersistProperty | None,
+    ) -> ConnectorContext:
+        typed = connector_class.configuration_class.from_properties(
+            configuration.configurationProperties
+        )
+        if persist is None and not inline and self._persist is not None:
+            store = self._persist
+
+            async def persist_property(property_name: str, value: GuardedString) -> None:
+                await asyncio.to_thread(store, name, property_name, value)
+
+            persist = persist_property
+        return ConnectorContext(
+            configuration=typed,
+            configuration_name=name,
+            scripting_enabled=self._scripting_enabled,
+            persist_property=persist,
+            metrics=self._metrics,
+        )
+
+
+def _check_ref(hosted: HostedConfiguration, connector_class: type[Connector]) -> None:
+    ref, key = hosted.connector_ref, connector_class.connector_key
+    matches = (
+        ref.bundleName == key.bundleName
+        and ref.connectorName == key.connectorName
+        and parse_version(key.bundleVersion) in VersionRange.parse(ref.bundleVersion)
+    )
+    if not matches:
+        raise ConfigurationException(f"configuration {hosted.name!r} is for {ref}, not for {key}")
