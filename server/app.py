@@ -38,8 +38,10 @@ from server.admission import Admission, Wire, peer, select_subprotocol
 from server.auth import Authenticator
 from server.configurations import Configurations, HostedConfiguration, Persist
 from server.connection import Connection
+from server.facades import Facades
 from server.logs import get_logger
 from server.metrics import ServerMetrics
+from server.openicf import OpenICFHub, push_configuration_change
 from server.pool import PoolManager
 from server.runner import SHUTTING_DOWN, OperationRunner
 from server.settings import ServerSettings
@@ -108,6 +110,10 @@ class ConnectorServer:
             max_in_flight=settings.max_inflight_per_connection,
         )
         self.admission = Admission(settings, self.metrics, self.authenticator, self)
+        self.openicf = OpenICFHub(
+            self.runner, Facades(registry), settings=settings, metrics=self.metrics
+        )
+        self.configurations.facade_persist = push_configuration_change
         self.connections: dict[str, _Served] = {}
         self.serving = False
         """True from the end of `start()` until `aclose()`: with `draining`, what /readyz says."""
@@ -308,6 +314,8 @@ class ConnectorServer:
             )
 
     def _connection(self, ws: ServerConnection, conn_id: str) -> _Served:
+        if ws.subprotocol is not None:
+            return self.openicf.connection(ws, conn_id)
         return Connection(
             ws,
             conn_id,

@@ -8,8 +8,10 @@ server holds, docs/protocol.md) or inline. Both resolve here, to one pool per co
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from prometheus_client import CollectorRegistry
 
@@ -41,6 +43,21 @@ class HostedConfiguration:
         return configuration_digest(self.configuration)
 
 
+class FacadeKeyConfiguration(InlineConfiguration):
+    """An inline configuration that came as an OpenICF facade key (server.facades).
+
+    Its pool is keyed by `facadeDigest`, the digest of the key's decoded content, and bounded in
+    number; a property the connector stores (a rotated refresh token) goes back to the peer that
+    sent the key, through `Configurations.facade_persist`.
+    """
+
+    facadeDigest: str
+
+
+MAX_FACADE_POOLS: Final = 16
+"""Pools of facade configurations kept at once; the least recently used one beyond is retired."""
+
+
 @dataclass(frozen=True)
 class _Named:
     hosted: HostedConfiguration
@@ -65,6 +82,10 @@ class Configurations:
         self._metrics = metrics
         self._persist = persist
         self._named: dict[str, _Named] = {}
+        self._facade_pools: OrderedDict[PoolKey, None] = OrderedDict()
+        self.facade_persist: PersistProperty | None = None
+        """Where a connector's stored property goes when its configuration came as a facade
+        key (the OpenICF wire pushes it to the peer as a configurationChangeEvent)."""
 
     def set(self, configurations: Mapping[str, HostedConfiguration]) -> None:
         """Install the named configurations (at start, or on reload).
@@ -104,8 +125,28 @@ class Configurations:
             return self._pool(
                 connector_class, named.hosted.configuration, chosen.name, named.digest, False
             )
+        if isinstance(chosen, FacadeKeyConfiguration):
+            return self._facade_pool(connector_class, chosen, chosen.facadeDigest[:32])
         digest = configuration_digest(chosen)
         return self._pool(connector_class, chosen, f"inline:{digest[:12]}", digest, True)
+
+    def _facade_pool(
+        self, connector_class: type[Connector], configuration: FacadeKeyConfiguration, digest: str
+    ) -> tuple[ConnectorPool, InlineConfiguration]:
+        pool, _ = self._pool(
+            connector_class,
+            configuration,
+            f"facade:{digest[:12]}",
+            digest,
+            True,
+            self.facade_persist,
+        )
+        self._facade_pools[pool.key] = None
+        self._facade_pools.move_to_end(pool.key)
+        while len(self._facade_pools) > MAX_FACADE_POOLS:
+            oldest, _ = self._facade_pools.popitem(last=False)
+            self.pools.retire(oldest)
+        return pool, configuration
 
     def _pool(
         self,

@@ -279,6 +279,12 @@ class PoolManager:
     def lookup(self, key: PoolKey) -> ConnectorPool | None:
         return self._pools.get(key)
 
+    def retire(self, key: PoolKey) -> None:
+        """Retire one pool: it finishes what it lent, then closes."""
+        pool = self._pools.pop(key, None)
+        if pool is not None:
+            pool.retire()
+
     def retire_named(self, name: str) -> None:
         """Retire the pools of named configuration `name` (it changed or went away)."""
         for key, pool in list(self._pools.items()):
