@@ -110,6 +110,7 @@ async def serving(recording: Recording) -> AsyncIterator[tuple[ConnectorServer, 
         client_id=seeded["client_id"],
         client_secret=seeded["client_secret"],
         refresh_token=seeded["refresh_token"],
+        rotate_refresh_tokens=seeded.get("rotate_refresh_tokens", False),
     )
     server_settings = ServerSettings(
         host="127.0.0.1",
@@ -154,6 +155,14 @@ async def replay(recording: Recording, peer: Peer, emu: Emulator) -> dict[int, l
     return got
 
 
+def is_change(message: RemoteMessage) -> bool:
+    return message.request.operationRequest.HasField("configurationChangeEvent")
+
+
+def pushes_change(recording: Recording) -> bool:
+    return any(is_change(m) for _, _, m in recording.binary("server->client"))
+
+
 def cancels(recording: Recording) -> dict[int, int]:
     """The requests the client cancelled, and how many objects it had seen when it did."""
     return {
@@ -176,6 +185,10 @@ async def test_the_server_answers_the_java_client_as_it_did(recording: Recording
         Peer.connect(server.url, recording.meta["key"], sockets=len(sockets)) as peer,
     ):
         got = await replay(recording, peer, emu)
+        if pushes_change(recording):
+            # IDM stores the rotated secret it is told about, as the Java client's listener did.
+            _, event = await peer.next(is_change)
+            assert event.request.operationRequest.configurationChangeEvent.ByteSize() > 0
     cancelled = cancels(recording)
     assert got, "a recording with no requests"
     for message_id, ours in got.items():
