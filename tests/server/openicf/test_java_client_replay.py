@@ -120,6 +120,7 @@ async def serving(recording: Recording) -> AsyncIterator[tuple[ConnectorServer, 
         auth_failure_delay_max_s=0.0,
         ping_interval_s=None,
         ping_timeout_s=None,
+        scripting_enabled=recording.meta.get("scripting_enabled", False),
     )
     registry = ConnectorRegistry([MemoryConnector, HubspotConnector])
     async with (
