@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class Authenticator:
         self._delay_s = delay_s
         self._delay_max_s = delay_max_s
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
+        self._checking: dict[bytes, asyncio.Future[bool]] = {}
+        """Checks in progress by the presented key's SHA-256: IDM opens its sockets at once,
+        and the second waits for the first's derivation instead of paying its own."""
 
     @property
     def weak(self) -> bool:
@@ -80,14 +84,31 @@ class Authenticator:
         if key is None:
             verdict = Verdict.MISSING
         else:
-            # An uncached scrypt check costs tens of milliseconds: keep it off the event loop.
-            ok = await asyncio.to_thread(keyhash.verify_key, self._key_hash, key)
-            verdict = Verdict.OK if ok else Verdict.WRONG
+            verdict = Verdict.OK if await self._verify(key) else Verdict.WRONG
         if verdict is Verdict.OK:
             self._failures.pop(address, None)
             return verdict
         await asyncio.sleep(self._penalty(address))
         return verdict
+
+    async def _verify(self, key: str) -> bool:
+        fingerprint = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        running = self._checking.get(fingerprint)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._checking[fingerprint] = future
+        try:
+            # An uncached scrypt check costs tens of milliseconds: keep it off the event loop.
+            ok = await asyncio.to_thread(keyhash.verify_key, self._key_hash, key)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a lone check's failure is raised below, not logged
+            raise
+        finally:
+            del self._checking[fingerprint]
+        future.set_result(ok)
+        return ok
 
     def _penalty(self, address: str) -> float:
         """Record a failure from `address`; the delay doubles with each, up to the maximum."""

@@ -323,6 +323,7 @@ class OpenICFConnection:
 
     async def serve(self) -> None:
         """Read messages until the socket closes (a close frame or an abrupt EOF alike)."""
+        pinger = self._replace_keepalive()
         try:
             async for data in self.ws:
                 if isinstance(data, str):
@@ -332,6 +333,8 @@ class OpenICFConnection:
         except ConnectionClosed:
             pass
         finally:
+            if pinger is not None:
+                pinger.cancel()
             self.open = False
             self.session.close()
             for reply in list(self._replies):
@@ -340,6 +343,32 @@ class OpenICFConnection:
                 await asyncio.wait(list(self._replies))
             if self.group is not None:
                 await self.hub.leave(self.group, self)
+
+    def _replace_keepalive(self) -> asyncio.Task[None] | None:
+        """WebSocket pings with an empty payload instead of websockets' random one: the Java
+        peer parses a ping's payload as a `PingMessage` and logs a warning with a stack trace
+        for every one that does not parse; an empty payload is a valid empty PingMessage."""
+        if self.ws.keepalive_task is not None:
+            self.ws.keepalive_task.cancel()
+            self.ws.keepalive_task = None
+        if self.hub.settings.ping_interval_s is None:
+            return None
+        return asyncio.get_running_loop().create_task(self._keep_pinging())
+
+    async def _keep_pinging(self) -> None:
+        interval = self.hub.settings.ping_interval_s
+        timeout = self.hub.settings.ping_timeout_s
+        assert interval is not None
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(interval)
+                pong = await self.ws.ping(b"")
+                try:
+                    async with asyncio.timeout(timeout):
+                        await pong
+                except TimeoutError:
+                    await self.ws.close(1011, "keepalive ping timeout")
+                    return
 
     async def send(self, message: RemoteMessage) -> None:
         self.session.sent(message)

@@ -41,6 +41,8 @@ class Peer:
         self.received: asyncio.Queue[tuple[int, RemoteMessage]] = asyncio.Queue()
         self.server_requests: list[RemoteMessage] = []
         self.handshakes: list[HandshakeMessage] = []
+        self.arrivals: list[RemoteMessage] = []
+        """Every message the server sent, in arrival order (one socket's order is its own)."""
         self._readers = [
             asyncio.get_running_loop().create_task(self._read(n, ws))
             for n, ws in enumerate(sockets)
@@ -84,6 +86,7 @@ class Peer:
             async for data in ws:
                 assert isinstance(data, bytes), "the server sends binary frames only"
                 message = RemoteMessage.FromString(data)
+                self.arrivals.append(message)
                 if message.HasField("request") and message.request.HasField("controlRequest"):
                     self.server_requests.append(message)
                     answer = RemoteMessage(messageId=message.messageId)
@@ -94,6 +97,9 @@ class Peer:
                     await ws.send(answer.SerializeToString())
                     continue
                 await self.received.put((n, message))
+
+    def skip_ids_below(self, floor: int) -> None:
+        self._next_id = max(self._next_id, floor)
 
     def next_id(self) -> int:
         message_id, self._next_id = self._next_id, self._next_id + 1

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from protocol.openicf.proto.rpc_pb2 import ControlRequest, HandshakeMessage, RemoteMessage
 from server.app import ConnectorServer
-from tests.conftest import KEY
+from tests.conftest import KEY, registry, settings
 from tests.server.openicf.peer import SUBPROTOCOLS, Peer, basic
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -148,3 +148,23 @@ async def test_malformed_protobuf_gets_an_error_naming_it_and_the_socket_goes_on
         await peer.send(keepalive, socket=0)
         _, answer = await peer.next(lambda m: m.messageId == keepalive.messageId)
         assert answer.response.HasField("controlResponse")
+
+
+async def test_websocket_pings_carry_an_empty_ping_message() -> None:
+    """The Java peer parses a ping's payload as a PingMessage: ours is empty, so it parses."""
+    async with ConnectorServer(
+        settings(ping_interval_s=0.01, ping_timeout_s=5.0), registry(), {}
+    ) as server:
+        request, _ = recorded_heads("11-auth-no-key")
+        credentials = base64.b64encode(f"anonymous:{KEY}".encode())
+        head = request.replace(
+            b"\r\nUpgrade:", b"\r\nAuthorization: Basic " + credentials + b"\r\nUpgrade:", 1
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(head)
+            await writer.drain()
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+            assert await reader.readexactly(2) == b"\x89\x00"  # FIN, ping, no payload
+        finally:
+            writer.close()
