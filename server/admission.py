@@ -5,8 +5,8 @@ Health and metrics (`/livez`, `/readyz`, `/metrics`) are answered before authent
 connection limit and the key are checked before any frame is read.
 
 One path serves two wires. A client that offers the subprotocol `v1.openicf.forgerock.org`
-gets OpenICF's protobuf RPC (docs/openicf-rpc.md), and is answered as the Java connector
-server answers: `401 Unauthorized. ` with the Basic realm when it sent no key, `403 Failed To
+gets OpenICF's protobuf RPC (docs/openicf-rpc.md), and is answered as the Java connector server
+answers (its §6): `401 Unauthorized. ` with the Basic realm when it sent no key, `403 Failed To
 connect` with no headers and no body when the key is wrong. Everything else gets the JSON
 protocol (docs/protocol.md) and its own answers.
 

@@ -21,7 +21,7 @@ from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfigu
 from protocol.errors import ConfigurationException
 from protocol.frames import OperationRequest
 from protocol.info import ConfigurationInfo, ConnectorInfo
-from protocol.values import GuardedString
+from protocol.values import GuardedString, JsonValue
 from server.pool import ConnectorPool, PoolKey, PoolManager, configuration_digest
 
 __all__ = ["Configurations", "HostedConfiguration", "Persist"]
@@ -37,6 +37,11 @@ class HostedConfiguration:
     name: str
     connector_ref: ConnectorKey
     configuration: InlineConfiguration
+    enabled: bool = True
+    """False: held, listed, and refused to every operation (IDM's `enabled: false`)."""
+    display_name: str | None = None
+    object_types: dict[str, JsonValue] | None = None
+    """IDM's `objectTypes` from the provisioner file, handed to clients as they are."""
 
     @property
     def digest(self) -> str:
@@ -103,7 +108,13 @@ class Configurations:
 
     def configuration_infos(self) -> list[ConfigurationInfo]:
         return [
-            ConfigurationInfo(name=name, connectorRef=n.hosted.connector_ref)
+            ConfigurationInfo(
+                name=name,
+                connectorRef=n.hosted.connector_ref,
+                enabled=n.hosted.enabled,
+                displayName=n.hosted.display_name,
+                objectTypes=n.hosted.object_types,
+            )
             for name, n in sorted(self._named.items())
         ]
 
@@ -120,6 +131,11 @@ class Configurations:
                 known = ", ".join(sorted(self._named)) or "none"
                 raise ConfigurationException(
                     f"unknown configuration {chosen.name!r} (this server holds: {known})"
+                )
+            if not named.hosted.enabled:
+                raise ConfigurationException(
+                    f"configuration {chosen.name!r} is disabled (enabled: false in its "
+                    "provisioner file): it is not served"
                 )
             _check_ref(named.hosted, connector_class)
             return self._pool(

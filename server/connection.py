@@ -25,9 +25,9 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -54,7 +54,7 @@ from protocol.values import ConnectorObject, SearchResult, SyncDelta, SyncToken
 from server.configurations import Configurations
 from server.logs import get_logger
 from server.metrics import ServerMetrics
-from server.runner import Operations
+from server.runner import Operations, Replies
 from server.settings import ServerSettings
 
 log = get_logger("server.connection")
@@ -158,6 +158,13 @@ class FrameBucket:
         self._tokens = self.burst
         self._updated = time.monotonic()
 
+    @classmethod
+    def for_settings(cls, settings: ServerSettings) -> FrameBucket | None:
+        """The bucket `max_frames_per_second` and `frame_burst` ask for; None when unlimited."""
+        if settings.max_frames_per_second is None:
+            return None
+        return cls(settings.max_frames_per_second, settings.frame_burst)
+
     def take(self) -> bool:
         """Spend a token for one frame; False when none is left (the frame is refused)."""
         now = time.monotonic()
@@ -190,12 +197,8 @@ class Connection:
         self._metrics = metrics
         self._settings = settings
         self._limits = Limits(settings.search_frame_max_objects, settings.search_frame_max_bytes)
-        self._replies: set[asyncio.Task[None]] = set()
-        self._bucket = (
-            None
-            if settings.max_frames_per_second is None
-            else FrameBucket(settings.max_frames_per_second, settings.frame_burst)
-        )
+        self._replies = Replies()
+        self._bucket = FrameBucket.for_settings(settings)
 
     @property
     def operations(self) -> Mapping[Hashable, asyncio.Task[None]]:
@@ -310,7 +313,7 @@ class Connection:
             await asyncio.wait([task])
             self._reply(self._cancel_answer(message_id, target, task.cancelled()))
 
-        self._spawn(answer_when_stopped())
+        self._replies.spawn(answer_when_stopped())
 
     @staticmethod
     def _cancel_answer(message_id: int, target: int, cancelled: bool) -> ResponseFrame:
@@ -320,9 +323,7 @@ class Connection:
     async def stop_operations(self) -> None:
         """The socket is gone: cancel what runs (their leases go back) and wait for it."""
         await self._operations.stop_all()
-        for reply in list(self._replies):
-            reply.cancel()
-        await self._wait_replies()
+        await self._replies.cancel()
         self.session.close()
 
     # -- replies from the reader ------------------------------------------------------------
@@ -330,19 +331,4 @@ class Connection:
     def _reply(self, frame: ResponseFrame) -> None:
         with contextlib.suppress(ProtocolError):
             self.session.sent(frame)
-        self._spawn(self._send(encode(frame).encode()))
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(_quietly(coroutine))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
-
-    async def _wait_replies(self) -> None:
-        if self._replies:
-            await asyncio.wait(list(self._replies))
-
-
-async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
-    """A reply to a peer that has gone away is simply not sent."""
-    with contextlib.suppress(ConnectionClosed):
-        await coroutine
+        self._replies.spawn(self._send(encode(frame).encode()))

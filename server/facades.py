@@ -1,10 +1,11 @@
 """OpenICF facade keys: the configuration IDM sends with every request, and our connector list.
 
 Every OpenICF operation request carries its connector's whole `APIConfiguration` as its facade
-key (docs/openicf-rpc.md). Here it becomes a `FacadeKeyConfiguration`: the GuardedStrings decrypted
-and held as `GuardedString`s (as our own secrets are held, never written anywhere), checked with
-the rules a provisioner file is checked with, and given to `Configurations`, which keeps one pool
-per decoded content (the key's bytes differ between IDM processes for the same configuration).
+key (docs/openicf-rpc.md §5, §9.6). Here it becomes a `FacadeKeyConfiguration`: the
+GuardedStrings decrypted and held as `GuardedString`s (as our own secrets are held, never written
+anywhere), checked with the rules a provisioner file is checked with, and given to
+`Configurations`, which keeps one pool per decoded content (the key's bytes differ between IDM
+processes for the same configuration).
 Decoded keys are cached by their bytes, and both caches are bounded.
 
 CONNECTOR_INFO is answered from here too: every hosted connector as a legacy `ConnectorInfo`

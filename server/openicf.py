@@ -70,13 +70,13 @@ from server.connection import FrameBucket
 from server.facades import Facades
 from server.logs import get_logger
 from server.metrics import ServerMetrics
-from server.runner import OperationRunner, Operations
+from server.runner import OperationRunner, Operations, Replies
 from server.settings import ServerSettings
 
 log = get_logger("server.openicf")
 
 KEEPALIVE_FIRST_S: Final = 60.0
-"""The first keepalive ControlRequest, after the group's start (docs/openicf-rpc.md)."""
+"""The first keepalive ControlRequest, after the group's start (docs/openicf-rpc.md §3)."""
 KEEPALIVE_EVERY_S: Final = 240.0
 """Then every 4 minutes, as the Java peers do."""
 
@@ -84,7 +84,7 @@ KEEPALIVE_EVERY_S: Final = 240.0
 @dataclass(frozen=True)
 class Origin:
     """Which group and facade key the running operation came from: where a configuration
-    change that the operation causes is pushed (docs/openicf-rpc.md, configurationChangeEvent)."""
+    change that the operation causes is pushed (docs/openicf-rpc.md §9.8)."""
 
     group: ConnectionGroup
     connection: OpenICFConnection
@@ -102,7 +102,7 @@ current_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
 async def push_configuration_change(property_name: str, value: GuardedString) -> None:
     """`Configurations.facade_persist`: a connector stored a property (a rotated refresh token)
     of a configuration that came as a facade key. Push it to the group the running operation
-    came from, before that operation's answer (docs/openicf-rpc.md, configurationChangeEvent).
+    came from, before that operation's answer (docs/openicf-rpc.md §9.8).
     The value is never written to disk here: the peer stores it."""
     origin = current_origin.get()
     if origin is None:
@@ -305,13 +305,8 @@ class OpenICFConnection:
         self.session = Session(Side.SERVER, hub.identity.handshake)
         self.group: ConnectionGroup | None = None
         self.open = True
-        self._replies: set[asyncio.Task[None]] = set()
-        settings = hub.settings
-        self._bucket = (
-            None
-            if settings.max_frames_per_second is None
-            else FrameBucket(settings.max_frames_per_second, settings.frame_burst)
-        )
+        self._replies = Replies()
+        self._bucket = FrameBucket.for_settings(hub.settings)
 
     @property
     def operations(self) -> dict[Any, asyncio.Task[None]]:
@@ -337,10 +332,7 @@ class OpenICFConnection:
                 pinger.cancel()
             self.open = False
             self.session.close()
-            for reply in list(self._replies):
-                reply.cancel()
-            if self._replies:
-                await asyncio.wait(list(self._replies))
+            await self._replies.cancel()
             if self.group is not None:
                 await self.hub.leave(self.group, self)
 
@@ -375,9 +367,7 @@ class OpenICFConnection:
         await self.ws.send(serialize_message(message))
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(_quietly(coroutine))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
+        self._replies.spawn(coroutine)
 
     def _reply(self, message: RemoteMessage) -> None:
         self.spawn(self.send(message))
@@ -516,9 +506,3 @@ class OpenICFConnection:
                 group.ids.finish_peer(message_id)
 
         self.spawn(close_stream())
-
-
-async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
-    """A reply to a peer that has gone away is simply not sent."""
-    with contextlib.suppress(ConnectionClosed):
-        await coroutine

@@ -7,7 +7,7 @@ pool through the configurations, applies the operationTimeout, runs it, and writ
 log line and the metrics. Nothing here knows a wire.
 
 One `Operations` serves one peer: a JSON connection, or an OpenICF connection group (whose
-requests and cancels may arrive on any of its sockets, docs/openicf-rpc.md).
+requests and cancels may arrive on any of its sockets, docs/openicf-rpc.md §3).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Final
 
 import structlog
@@ -142,7 +142,7 @@ class Operations:
         self._answered: set[Hashable] = set()
         self._cancelled_by_peer: set[Hashable] = set()
         self._sinks: dict[Hashable, dispatch.AnswerSink] = {}
-        self._replies: set[asyncio.Task[None]] = set()
+        self._replies = Replies()
 
     def start(
         self,
@@ -252,8 +252,8 @@ class Operations:
                 self._cancelled_by_peer.discard(key)
                 sink = self._sinks[key]
                 task.cancel()
-                self._spawn(self._fail_after(task, sink, exc))
-        await self._wait_replies()
+                self._replies.spawn(self._fail_after(task, sink, exc))
+        await self._replies.wait()
 
     async def _fail_after(
         self, task: asyncio.Task[None], sink: dispatch.AnswerSink, exc: ConnectorException
@@ -269,21 +269,32 @@ class Operations:
             task.cancel("connection closed")
         if tasks:
             await asyncio.wait(tasks)
-        for reply in list(self._replies):
-            reply.cancel()
-        await self._wait_replies()
+        await self._replies.cancel()
 
-    def _spawn(self, coroutine: Any) -> None:
+
+class Replies:
+    """Small sends that must not hold up their caller (a reader never awaits a send): each
+    runs as its own task, and a reply to a peer that has gone away is simply not sent."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(_quietly(coroutine))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _wait_replies(self) -> None:
-        if self._replies:
-            await asyncio.wait(list(self._replies))
+    async def wait(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def cancel(self) -> None:
+        """Stop what has not been sent (the socket is gone) and wait for it."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait()
 
 
-async def _quietly(coroutine: Any) -> None:
-    """A reply to a peer that has gone away is simply not sent."""
+async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
     with contextlib.suppress(ConnectionClosed):
         await coroutine

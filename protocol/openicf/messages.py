@@ -1,12 +1,13 @@
 """OpenICF `RemoteMessage`s <-> the project's operation models (`protocol.frames`), both ways.
 
-The server turns a peer's `OperationRequest` into the same `protocol.frames.OperationRequest` the
-JSON wire produces, and each typed answer back into the messages the Java server sends
-(docs/openicf-rpc.md): search objects one message each with their `sequence`, then a final
-message whose `sequence` is the number of objects sent; `GetOpResponse` with a legacy *full*
-ConnectorObject (empty when there is none); errors as `ExceptionMessage{exceptionClass, message,
-stackTrace}` with the Java class names of `protocol.errors`. The client does the reverse with
-the same functions' counterparts (`encode_operation`, `decode_answer`, `exception_of`).
+Both sides use it. The server turns a peer's `OperationRequest` into the same
+`protocol.frames.OperationRequest` the JSON wire produces, and each typed answer back into the
+messages the Java server sends (docs/openicf-rpc.md §10, §11): search objects one message each
+with their `sequence`, then a final message whose `sequence` is the number of objects sent;
+`GetOpResponse` with a legacy *full* ConnectorObject (empty when there is none); errors as
+`ExceptionMessage{exceptionClass, message, stackTrace}` with the Java class names of
+`protocol.errors`. The client does the reverse: `encode_operation` for its requests,
+`decode_operation` and `decode_stream_part` for the answers, `exception_of` for an error.
 
 Legacy payloads (attributes, options, filters, schema, tokens, script values) are converted by
 `protocol.openicf.objects`; this module only places them in the protobuf envelope.
@@ -29,17 +30,26 @@ from protocol.errors import (
 )
 from protocol.frames import (
     CreateOpRequest,
+    CreateOpResponse,
     DeleteOpRequest,
+    Empty,
     GetOpRequest,
+    GetOpResponse,
     LatestSyncTokenOpRequest,
+    LatestSyncTokenOpResponse,
     OperationRequest,
     OperationResponse,
     SchemaOpRequest,
+    SchemaOpResponse,
     ScriptOnConnectorOpRequest,
+    ScriptOnConnectorOpResponse,
     SearchOpRequest,
+    SearchOpResponse,
     SyncOpRequest,
+    SyncOpResponse,
     TestOpRequest,
     UpdateOpRequest,
+    UpdateOpResponse,
     ValidateOpRequest,
 )
 from protocol.openicf import objects
@@ -132,7 +142,7 @@ def not_found(key: pb_common.ConnectorKey) -> ConnectorException:
 # -- peer request -> our model (server side) ---------------------------------------------------
 
 
-def _attributes(blob: bytes, where: str) -> Attributes:
+def _attributes_from(blob: bytes, where: str) -> Attributes:
     """A legacy `Set<Attribute>` as attributes to write: `Name` becomes `__NAME__`."""
     decoded = objects.decode_attributes(blob, where)
     attributes: Attributes = dict(decoded.attributes)
@@ -195,7 +205,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
             create = request.createOpRequest
             return "create", CreateOpRequest(
                 objectClass=create.objectClass,
-                attributes=_attributes(bytes(create.createAttributes), "createAttributes"),
+                attributes=_attributes_from(bytes(create.createAttributes), "createAttributes"),
                 options=options(bytes(create.options)),
             )
         case "getOpRequest":
@@ -218,7 +228,7 @@ def _operation(name: str, request: pb_ops.OperationRequest) -> tuple[str, _Model
                 objectClass=update.objectClass,
                 uid=_uid(update.uid, "updateOpRequest"),
                 updateType=_UPDATE_TYPES[update.updateType],
-                attributes=_attributes(bytes(update.replaceAttributes), "replaceAttributes"),
+                attributes=_attributes_from(bytes(update.replaceAttributes), "replaceAttributes"),
                 options=options(bytes(update.options)),
             )
         case "deleteOpRequest":
@@ -438,6 +448,179 @@ def leading_message_id(data: bytes) -> int:
     return 0
 
 
+# -- the client's direction: our requests -> messages, their answers -> our models ------------
+
+
+def encode_operation(operation: OperationRequest) -> pb_ops.OperationRequest:
+    """The protobuf `OperationRequest` of one operation, without key, facade key or locale."""
+    out = pb_ops.OperationRequest()
+    match operation.kind:
+        case "test":
+            out.testOpRequest.SetInParent()
+        case "validate":
+            out.ValidateOpRequest.SetInParent()
+        case "schema":
+            out.schemaOpRequest.SetInParent()
+        case "create":
+            create = operation.create
+            assert create is not None
+            out.createOpRequest.objectClass = create.objectClass
+            out.createOpRequest.createAttributes = _attributes_to(create.attributes)
+            out.createOpRequest.options = objects.encode_options(create.options)
+        case "get":
+            get = operation.get
+            assert get is not None
+            out.getOpRequest.objectClass = get.objectClass
+            out.getOpRequest.uid.CopyFrom(objects.uid_to_proto(get.uid))
+            out.getOpRequest.options = objects.encode_options(get.options)
+        case "search":
+            search = operation.search
+            assert search is not None
+            out.searchOpRequest.objectClass = search.objectClass
+            if search.filter is not None:
+                out.searchOpRequest.filter = objects.encode_filter(search.filter)
+            out.searchOpRequest.options = objects.encode_options(search.options)
+        case "update":
+            update = operation.update
+            assert update is not None
+            out.updateOpRequest.objectClass = update.objectClass
+            out.updateOpRequest.uid.CopyFrom(objects.uid_to_proto(update.uid))
+            out.updateOpRequest.updateType = _UPDATE_TYPE_OF[update.updateType]
+            out.updateOpRequest.replaceAttributes = _attributes_to(update.attributes)
+            out.updateOpRequest.options = objects.encode_options(update.options)
+        case "delete":
+            delete = operation.delete
+            assert delete is not None
+            out.deleteOpRequest.objectClass = delete.objectClass
+            out.deleteOpRequest.uid.CopyFrom(objects.uid_to_proto(delete.uid))
+            out.deleteOpRequest.options = objects.encode_options(delete.options)
+        case "scriptOnConnector":
+            script = operation.scriptOnConnector
+            assert script is not None
+            context = out.scriptOnConnectorOpRequest.scriptContext
+            context.script.scriptLanguage = script.scriptLanguage
+            context.script.scriptText = script.scriptText
+            context.scriptArguments = objects.encode_script_value(dict(script.scriptArguments))
+            out.scriptOnConnectorOpRequest.options = objects.encode_options(script.options)
+        case "sync":
+            sync = operation.sync
+            assert sync is not None
+            out.syncOpRequest.sync.objectClass = sync.objectClass
+            if sync.token is not None:
+                out.syncOpRequest.sync.token.value = objects.encode_sync_token(sync.token)
+            out.syncOpRequest.sync.options = objects.encode_options(sync.options)
+        case "latestSyncToken":
+            latest = operation.latestSyncToken
+            assert latest is not None
+            out.syncOpRequest.latestSyncToken.objectClass = latest.objectClass
+        case other:  # pragma: no cover - OperationRequest allows no other
+            raise ProtocolError(f"no OpenICF message for the operation {other}")
+    return out
+
+
+def _attributes_to(attributes: Attributes) -> bytes:
+    """Attributes to write, `__NAME__` as the Java client sends it (a `Name`)."""
+    names = attributes.get(NAME)
+    if names is not None and len(names) == 1 and isinstance(names[0], str):
+        rest = {k: v for k, v in attributes.items() if k != NAME}
+        return objects.encode_attributes(rest, name=names[0])
+    return objects.encode_attributes(attributes)
+
+
+_UPDATE_TYPE_OF: Final = {ours: theirs for theirs, ours in _UPDATE_TYPES.items()}
+_COUNT_POLICY_OF: Final = {theirs: ours for ours, theirs in _COUNT_POLICIES.items()}
+_ANSWER_FIELDS: Final = {
+    "test": "testOpResponse",
+    "validate": "validateOpResponse",
+    "delete": "deleteOpResponse",
+    "schema": "schemaOpResponse",
+    "create": "createOpResponse",
+    "update": "updateOpResponse",
+    "get": "GetOpResponse",
+    "scriptOnConnector": "scriptOnConnectorOpResponse",
+    "latestSyncToken": "syncOpResponse",
+    "search": "searchOpResponse",
+    "sync": "syncOpResponse",
+}
+"""Our operation's wire name -> the field of `OperationResponse` that answers it."""
+
+
+def _expect(response: pb_ops.OperationResponse, kind: str) -> None:
+    name = _ANSWER_FIELDS[kind]
+    if not response.HasField(name):  # type: ignore[arg-type]
+        raise ProtocolError(f"the answer to a {kind} request holds no {name}", field=name)
+
+
+def decode_operation(kind: str, response: pb_ops.OperationResponse) -> OperationResponse:
+    """A single answer (everything but search and sync) as our model."""
+    _expect(response, kind)
+    match kind:
+        case "test":
+            return OperationResponse(test=Empty())
+        case "validate":
+            return OperationResponse(validate_=Empty())
+        case "delete":
+            return OperationResponse(delete=Empty())
+        case "schema":
+            schema = objects.decode_schema(bytes(response.schemaOpResponse.schema))
+            return OperationResponse(schema_=SchemaOpResponse(schema_=schema))
+        case "create":
+            uid = objects.uid_from_proto(response.createOpResponse.uid)
+            return OperationResponse(create=CreateOpResponse(uid=uid))
+        case "update":
+            uid = objects.uid_from_proto(response.updateOpResponse.uid)
+            return OperationResponse(update=UpdateOpResponse(uid=uid))
+        case "get":
+            found = objects.decode_connector_object(bytes(response.GetOpResponse.connectorObject))
+            return OperationResponse(get=GetOpResponse(connectorObject=found))
+        case "scriptOnConnector":
+            result = objects.decode_script_value(bytes(response.scriptOnConnectorOpResponse.object))
+            return OperationResponse(scriptOnConnector=ScriptOnConnectorOpResponse(result=result))
+        case "latestSyncToken":
+            blob = bytes(response.syncOpResponse.latestSyncToken.syncToken.value)
+            token = objects.decode_sync_token(blob) if blob else None
+            return OperationResponse(latestSyncToken=LatestSyncTokenOpResponse(token=token))
+    raise ProtocolError(f"no single answer is expected to a {kind} request")
+
+
+def decode_stream_part(
+    kind: str, response: pb_ops.OperationResponse
+) -> tuple[int, OperationResponse, bool]:
+    """(sequence, part, whether it is the final message) of a search or sync answer."""
+    _expect(response, kind)
+    if kind == "search":
+        part = response.searchOpResponse
+        sequence = int(part.sequence)
+        if part.HasField("connectorObject"):
+            obj = objects.connector_object_from_proto(part.connectorObject)
+            # One part per object (the hot path): parts built without a second validation.
+            search = SearchOpResponse.model_construct(
+                sequence=max(sequence, 1), connectorObjects=[obj]
+            )
+            return sequence, OperationResponse.model_construct(search=search), False
+        result = part.result
+        final = SearchOpResponse(
+            sequence=max(sequence, 1),
+            result=SearchResult(
+                pagedResultsCookie=result.pagedResultsCookie or None,
+                totalPagedResultsPolicy=_COUNT_POLICY_OF[result.totalPagedResultsPolicy],
+                totalPagedResults=result.totalPagedResults,
+                remainingPagedResults=result.remainingPagedResults,
+            ),
+        )
+        return sequence, OperationResponse(search=final), True
+    sync = response.syncOpResponse.sync
+    sequence = int(sync.sequence)
+    if sync.HasField("syncDelta"):
+        delta = objects.sync_delta_from_proto(sync.syncDelta)
+        part_sync = SyncOpResponse(sequence=max(sequence, 1), syncDeltas=[delta])
+        return sequence, OperationResponse(sync=part_sync), False
+    blob = bytes(sync.syncToken.value)
+    token = objects.decode_sync_token(blob) if blob else None
+    done = SyncOpResponse(sequence=max(sequence, 1), token=token, last=True)
+    return sequence, OperationResponse(sync=done), True
+
+
 __all__ = [
     "OPERATION_FIELDS",
     "UNSUPPORTED_API",
@@ -445,6 +628,9 @@ __all__ = [
     "configuration_change",
     "connector_key",
     "control_answer",
+    "decode_operation",
+    "decode_stream_part",
+    "encode_operation",
     "error",
     "exception_of",
     "leading_message_id",

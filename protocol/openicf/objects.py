@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from pydantic import ValidationError
 
@@ -82,6 +83,26 @@ from protocol.values import (
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _model_errors(func: _F) -> _F:
+    """Turns a model's ValidationError (an empty name, a bad Uid) into a WireFormatError, so a
+    decoder raises nothing but our ProtocolError."""
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or exc.title
+            message = f"{func.__name__}: {exc.title}.{where}: {error['msg']}"
+            raise WireFormatError(message, field=exc.title) from None
+
+    return checked  # type: ignore[return-value]
 
 
 def _fail(message: str, where: str) -> WireFormatError:
@@ -192,6 +213,7 @@ def _values(raw: Value, where: str) -> list[AttributeValue]:
     return [value_from_legacy(v, where) for v in raw]
 
 
+@_model_errors
 def attributes_from_legacy(value: Value, where: str = "attributes") -> AttributeSet:
     """A legacy `Set<Attribute>` (or List) as an `AttributeSet`."""
     items = value.items if isinstance(value, JavaSet) else value
@@ -223,6 +245,7 @@ def attributes_from_legacy(value: Value, where: str = "attributes") -> Attribute
     return AttributeSet(uid, name, attributes)
 
 
+@_model_errors
 def decode_attributes(blob: bytes, where: str = "attributes") -> AttributeSet:
     """`CreateOpRequest.createAttributes`, `UpdateOpRequest.replaceAttributes`, ..."""
     return attributes_from_legacy(_decode(blob, where), where)
@@ -434,6 +457,7 @@ def connector_object_to_proto(obj: ConnectorObject) -> common_pb2.ConnectorObjec
     )
 
 
+@_model_errors
 def connector_object_from_proto(message: common_pb2.ConnectorObject) -> ConnectorObject:
     attrs = decode_attributes(message.attributes, "connectorObject.attributes")
     return connector_object_from_attributes(message.objectClass, attrs)
@@ -455,6 +479,7 @@ def encode_connector_object(obj: ConnectorObject) -> bytes:
         raise WireFormatError(f"connectorObject: {exc}", field="connectorObject") from None
 
 
+@_model_errors
 def decode_connector_object(blob: bytes, where: str = "connectorObject") -> ConnectorObject | None:
     """A get's answer: the object, or None for an empty answer (no such object)."""
     if not blob:
@@ -481,6 +506,7 @@ def uid_to_proto(uid: Uid) -> common_pb2.Uid:
     return common_pb2.Uid(value=uid.value, revision=uid.revision or "")
 
 
+@_model_errors
 def uid_from_proto(message: common_pb2.Uid, where: str = "uid") -> Uid:
     if not message.value:
         raise _fail("a Uid without its value", where)
@@ -493,6 +519,7 @@ def encode_sync_token(token: SyncToken) -> bytes:
     return legacy.encode(value_to_legacy(value))
 
 
+@_model_errors
 def decode_sync_token(blob: bytes, where: str = "syncToken") -> SyncToken:
     value = _decode(blob, where)
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -524,6 +551,7 @@ def sync_delta_to_proto(delta: SyncDelta) -> common_pb2.SyncDelta:
     return message
 
 
+@_model_errors
 def sync_delta_from_proto(message: common_pb2.SyncDelta) -> SyncDelta:
     obj = None
     if message.connectorObject:
@@ -589,6 +617,7 @@ def _scalar(value: AttributeValue, what: str, where: str) -> f.Scalar:
     return value
 
 
+@_model_errors
 def filter_from_legacy(value: Value, where: str = "filter") -> f.Filter | None:
     """A legacy filter tree as ours; None for no filter."""
     if value is None:
@@ -650,6 +679,7 @@ def filter_from_legacy(value: Value, where: str = "filter") -> f.Filter | None:
         raise _fail(f"{kind}: {exc.errors()[0]['msg']}", here) from None
 
 
+@_model_errors
 def decode_filter(blob: bytes, where: str = "filter") -> f.Filter | None:
     """`SearchOpRequest.filter`; empty bytes or a null filter mean no filter."""
     if not blob:
@@ -741,6 +771,7 @@ def _sort_keys(value: Value, where: str) -> list[SortKey]:
     return keys
 
 
+@_model_errors
 def options_from_legacy(
     value: Value, where: str = "options"
 ) -> tuple[OperationOptions, OtherOptions]:
@@ -793,6 +824,7 @@ def options_from_legacy(
         raise _fail(f"{error['loc'][0]}: {error['msg']}", where) from None
 
 
+@_model_errors
 def decode_options(blob: bytes, where: str = "options") -> tuple[OperationOptions, OtherOptions]:
     """Any request's `options`; empty bytes mean no options."""
     if not blob:
@@ -924,6 +956,7 @@ def _legacy_items(value: Value, where: str) -> list[Value]:
     raise _fail(f"a Set, not a {_java_type(value)}", where)
 
 
+@_model_errors
 def decode_schema(blob: bytes, where: str = "schema") -> Schema:
     """A legacy `Schema` as ours (types it has no name for become `string`)."""
     value = _decode(blob, where)
@@ -946,9 +979,12 @@ def decode_schema(blob: bytes, where: str = "schema") -> Schema:
                 if isinstance(flag, LegacyObject)
                 and flag.fields.get("value") in AttributeFlag.__members__
             ]
+            info_name = info.fields.get("name")
+            if not isinstance(info_name, str):
+                raise _fail("an AttributeInfo without a name", label)
             attributes.append(
                 AttributeInfo(
-                    name=str(info.fields.get("name")),
+                    name=info_name,
                     type=_ATTRIBUTE_TYPE_OF_JAVA.get(
                         java_type.name if isinstance(java_type, ClassRef) else "",
                         AttributeType.STRING,
@@ -956,9 +992,11 @@ def decode_schema(blob: bytes, where: str = "schema") -> Schema:
                     flags=flags,
                 )
             )
+        if not isinstance(oc_type, str):
+            raise _fail("an ObjectClassInfo without a type", where)
         classes.append(
             ObjectClassInfo(
-                type=str(oc.fields.get("type")),
+                type=oc_type,
                 isContainer=oc.fields.get("container") is True,
                 attributes=attributes,
             )
@@ -1031,6 +1069,7 @@ def encode_script_value(value: JsonValue) -> bytes:
     return legacy.encode(script_value_to_legacy(value))
 
 
+@_model_errors
 def decode_script_value(blob: bytes, where: str = "script") -> JsonValue:
     if not blob:
         return None
@@ -1226,6 +1265,7 @@ def _api_operations(value: Value, where: str) -> frozenset[str]:
     return frozenset(v.name for v in _legacy_items(value, where) if isinstance(v, ClassRef))
 
 
+@_model_errors
 def decode_facade_key(key: bytes | str) -> FacadeConfiguration:
     """`OperationRequest.connectorFacadeKey` (Base64 text of a legacy APIConfiguration)."""
     where = "connectorFacadeKey"
@@ -1388,8 +1428,34 @@ def api_configuration_to_legacy(
     )
 
 
+def message_format_escape(text: str) -> str:
+    """`text` as a Java MessageFormat pattern that formats back to it (§9.7): the Java side
+    formats every catalog message, where `'` quotes and `{` opens an argument."""
+    return text.replace("'", "''").replace("{", "'{'").replace("}", "'}'")
+
+
+def message_format_unescape(pattern: str) -> str:
+    """The text a MessageFormat pattern without arguments formats to."""
+    out: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":
+            if i + 1 < len(pattern) and pattern[i + 1] == "'":
+                out.append("'")
+                i += 2
+                continue
+            quoted = not quoted
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def connector_messages(info: ConnectorInfo) -> dict[str, str]:
-    """The message catalog IDM's admin UI reads: display names, help texts, groups."""
+    """The message catalog IDM's admin UI reads: display names, help texts, groups, as
+    MessageFormat patterns."""
     display_key, category_key = _message_keys(info.connectorKey)
     messages = {display_key: info.displayName}
     if info.category:
@@ -1400,7 +1466,7 @@ def connector_messages(info: ConnectorInfo) -> dict[str, str]:
             messages[f"{p.name}.help"] = p.helpMessage
         if p.group:
             messages[f"{p.name}.group"] = p.group
-    return messages
+    return {key: message_format_escape(text) for key, text in messages.items()}
 
 
 def connector_info_to_legacy(info: ConnectorInfo, **defaults: Any) -> LegacyObject:
@@ -1449,7 +1515,7 @@ class RemoteConnectorInfo:
     display_name: str
     category: str | None
     messages: dict[str, str]
-    """The default locale's catalog (message key -> text)."""
+    """The default locale's catalog (message key -> text, as the Java side formats it)."""
     api_configuration: LegacyObject = field(repr=False)
     """The default APIConfiguration: set values with `set_property_values`, send `facade_key`."""
 
@@ -1469,10 +1535,15 @@ def _default_catalog(messages: Value) -> dict[str, str]:
             continue
         language = locale.fields.get("language") or ""
         if language in ("", "en") and (language == "" or not chosen):
-            chosen = {str(k): str(v) for k, v in catalog.entries if isinstance(k, str)}
+            chosen = {
+                k: message_format_unescape(v)
+                for k, v in catalog.entries
+                if isinstance(k, str) and isinstance(v, str)
+            }
     return chosen
 
 
+@_model_errors
 def decode_connector_infos(blob: bytes, where: str = "connectorInfos") -> list[RemoteConnectorInfo]:
     """A CONNECTOR_INFO answer's `List<ConnectorInfo>` (an empty answer is an empty list)."""
     if not blob:
@@ -1524,6 +1595,7 @@ def encode_configuration_change(
     )
 
 
+@_model_errors
 def decode_configuration_change(
     blob: bytes, where: str = "configurationChange"
 ) -> dict[str, ConfigurationValue]:

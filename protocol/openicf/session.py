@@ -3,10 +3,10 @@
 One `Session` per socket and side; it sees every message in both directions (`receive`, `sent`)
 and turns each received one into an event the server or the client acts on. The sockets a peer
 opens to the same counterpart form a connection group, keyed by the peer's sessionId
-(docs/openicf-rpc.md "Connection groups"): requests, answers and cancels of one group may travel
+(docs/openicf-rpc.md §3): requests, answers and cancels of one group may travel
 on any of its sockets, so the request ids live in the `Group` the sockets share, not in a socket.
 
-Rules (docs/openicf-rpc.md):
+Rules (docs/openicf-rpc.md §2, §3):
 - The WebSocket client sends `request.handshakeMessage` under messageId 0 on every socket; the
   server answers with its own under the same id. Anything else before the handshake is refused
   ("Connection received request before handshake"), and the socket goes on.

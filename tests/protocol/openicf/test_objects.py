@@ -647,6 +647,8 @@ def test_our_connector_info_tells_idm_the_types_texts_and_operations() -> None:
     assert info.display_name == "HubSpot Connector" and info.category == "CRM"
     assert info.messages["clientId.display"] == "Client ID"
     assert info.messages["clientId.help"] == "The app's client id."
+    tree = legacy.decode(o.encode_connector_infos([HUBSPOT]))
+    assert "The app''s client id." in repr(tree)  # a MessageFormat pattern on the wire
     config = info.configuration()
     types = {name: p.java_type for name, p in config.properties.items()}
     assert types == {
@@ -693,3 +695,8 @@ def test_a_configuration_change_event_matches_java() -> None:
     assert o.decode_configuration_change(rotated) == {"refreshToken": GuardedString("new")}
     with pytest.raises(WireFormatError, match="no configuration property 'nope'"):
         o.encode_configuration_change({"nope": 1}, HUBSPOT.configurationProperties)
+
+
+@pytest.mark.parametrize("text", ["plain", "it's", "{0} braces }", "''", "a'b'c{d}"])
+def test_catalog_texts_survive_java_message_format(text: str) -> None:
+    assert o.message_format_unescape(o.message_format_escape(text)) == text

@@ -138,7 +138,7 @@ class Peer:
                 lambda m: m.HasField("response") and m.messageId == message_id
             )
             parts.append(message)
-            if _complete(parts):
+            if complete(parts):
                 return sorted(parts, key=_order)
 
 
@@ -153,7 +153,8 @@ def _order(message: RemoteMessage) -> tuple[int, int]:
     return (0, 0)
 
 
-def _complete(parts: list[RemoteMessage]) -> bool:
+def complete(parts: list[RemoteMessage]) -> bool:
+    """Whether `parts` hold a whole answer (a stream: the final message and every object)."""
     last = parts[-1].response
     if not last.HasField("operationResponse"):
         return True

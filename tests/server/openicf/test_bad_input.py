@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from protocol.openicf import legacy
 from protocol.openicf.proto.rpc_pb2 import RemoteMessage
 from server.app import ConnectorServer
 from tests.conftest import KEY, MEMORY_KEY, registry
@@ -141,4 +142,58 @@ async def test_random_messages_never_kill_the_socket_or_other_requests(
     ops.peer.skip_ids_below(2**48)  # no error answering garbage can pass for a real answer
     for data in garbage:
         await ops.peer.send_raw(data, socket=len(data) % 2)
+    await still_works(ops)
+
+
+async def test_a_socket_dropped_without_a_close_leaves_the_group_working(ops: Operations) -> None:
+    [info] = await connector_infos(ops.peer)
+    blocked = Operations(ops.peer, ops.key, facade_key(info, seed=5, blockOn=["SEARCH"]))
+    request = blocked.search_request("contact")
+    await ops.peer.send(request, socket=0)
+    # One socket's messages are read in order: once this is answered, the search is running.
+    keepalive = RemoteMessage(messageId=ops.peer.next_id())
+    keepalive.request.controlRequest.SetInParent()
+    await ops.peer.send(keepalive, socket=0)
+    await ops.peer.next(lambda m: m.messageId == keepalive.messageId)
+    ops.peer.sockets[0].transport.abort()  # an abrupt EOF: no close frame
+    cancel = RemoteMessage(messageId=request.messageId)
+    cancel.request.cancelOpRequest.SetInParent()
+    await ops.peer.send(cancel, socket=1)
+    socket, final = await ops.peer.next(lambda m: m.messageId == request.messageId)
+    assert socket == 1 and final.response.operationResponse.searchOpResponse.HasField("result")
+    search = ops.search_request("contact")
+    await ops.peer.send(search, socket=1)
+    answers = await ops.peer.answers(search.messageId)
+    assert answers[-1].response.operationResponse.searchOpResponse.sequence == 5
+
+
+async def test_a_drain_answers_what_still_runs_with_a_retryable_error() -> None:
+    async with (
+        ConnectorServer(server_settings(), registry(), {}) as server,
+        Peer.connect(server.url, KEY) as peer,
+    ):
+        [info] = await connector_infos(peer)
+        blocked = Operations(peer, info.connector_key, facade_key(info, blockOn=["TEST"]))
+        request = blocked.request()
+        request.request.operationRequest.testOpRequest.SetInParent()
+        await peer.send(request)
+        while not server.runner.running:
+            await asyncio.sleep(0.01)
+        await server.drain(timeout_s=0)
+        [answer] = await peer.answers(request.messageId)
+        assert answer.response.error.exceptionClass == (
+            "org.identityconnectors.framework.common.exceptions.RetryableException"
+        )
+
+
+async def test_a_value_our_model_cannot_hold_is_refused_by_name(ops: Operations) -> None:
+    message = ops.request()
+    create = message.request.operationRequest.createOpRequest
+    create.objectClass = "contact"
+    photo = legacy.LegacyObject("Attribute", {"name": "photo", "Values": [b"\x89PNG"]})
+    create.createAttributes = legacy.encode(legacy.JavaSet([legacy.Typed("Name", "a"), photo]))
+    [answer] = await ops.call(message)
+    assert answer.response.error.exceptionClass == ILLEGAL_ARGUMENT
+    assert "photo" in answer.response.error.message
+    assert "ByteArray" in answer.response.error.message
     await still_works(ops)

@@ -31,14 +31,16 @@ def recorded_heads(scenario: str) -> tuple[bytes, bytes]:
     return request, response
 
 
+def with_key(request: bytes, key: str) -> bytes:
+    """A recorded upgrade request with `Authorization: Basic anonymous:<key>` added."""
+    credentials = base64.b64encode(f"anonymous:{key}".encode())
+    header = b"\r\nAuthorization: Basic " + credentials + b"\r\nUpgrade:"
+    return request.replace(b"\r\nUpgrade:", header, 1)
+
+
 async def exchange(server: ConnectorServer, request: bytes, key: str | None = None) -> bytes:
     """Send an upgrade request byte for byte (Host and key swapped in) and read the answer head."""
-    head = request.replace(b"Host: 127.0.0.1:", b"Host: 127.0.0.1:0000", 1)
-    if key is not None:
-        credentials = base64.b64encode(f"anonymous:{key}".encode())
-        head = head.replace(
-            b"\r\nUpgrade:", b"\r\nAuthorization: Basic " + credentials + b"\r\nUpgrade:", 1
-        )
+    head = request if key is None else with_key(request, key)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         writer.write(head)
@@ -156,10 +158,7 @@ async def test_websocket_pings_carry_an_empty_ping_message() -> None:
         settings(ping_interval_s=0.01, ping_timeout_s=5.0), registry(), {}
     ) as server:
         request, _ = recorded_heads("11-auth-no-key")
-        credentials = base64.b64encode(f"anonymous:{KEY}".encode())
-        head = request.replace(
-            b"\r\nUpgrade:", b"\r\nAuthorization: Basic " + credentials + b"\r\nUpgrade:", 1
-        )
+        head = with_key(request, KEY)
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
             writer.write(head)
