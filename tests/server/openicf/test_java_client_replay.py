@@ -36,8 +36,7 @@ from server.app import ConnectorServer
 from server.keyhash import hash_key
 from server.settings import ServerSettings
 
-from .peer import Peer
-from .peer import _complete as complete
+from .peer import Peer, complete
 from .test_golden import shape
 
 RECORDINGS = Path(__file__).parent / "java_client"
