@@ -109,9 +109,16 @@ class MemoryConfiguration(Configuration):
         default_factory=lambda: ["contact", "company"],
         order=1,
         help="The object classes the connector holds",
+        display="Object Classes",
+        group="Objects",
     )
     seed: int = Property(
-        0, ge=0, order=2, help="Objects generated in the first object class at start"
+        0,
+        ge=0,
+        order=2,
+        help="Objects generated in the first object class at start",
+        display="Seed Objects",
+        group="Objects",
     )
     virtualObjects: int = Property(
         0,
@@ -119,21 +126,55 @@ class MemoryConfiguration(Configuration):
         order=3,
         help="Objects of the first object class made up as a search reaches them, never stored "
         "(streams of any length in constant memory)",
+        display="Virtual Objects",
+        group="Objects",
     )
-    pageSize: int = Property(100, ge=1, order=4, help="Objects per page of a search")
-    pageDelayMs: float = Property(0.0, ge=0, order=5, help="A pause before each page")
+    pageSize: int = Property(
+        100,
+        ge=1,
+        order=4,
+        help="Objects per page of a search",
+        display="Page Size",
+        group="Behaviour",
+    )
+    pageDelayMs: float = Property(
+        0.0,
+        ge=0,
+        order=5,
+        help="A pause before each page",
+        display="Page Delay (ms)",
+        group="Behaviour",
+    )
     blockOn: list[str] = Property(
-        default_factory=list, order=6, help="Operations that wait until they are cancelled"
+        default_factory=list,
+        order=6,
+        help="Operations that wait until they are cancelled",
+        display="Block On",
+        group="Behaviour",
     )
     failOn: list[str] = Property(
         default_factory=list,
         order=7,
         help="Operations (and INIT, CHECK_ALIVE) that fail with ConnectorIOException",
+        display="Fail On",
+        group="Behaviour",
     )
     apiKey: GuardedString | None = Property(
-        None, confidential=True, order=8, help="When set, `test` checks expectedApiKey"
+        None,
+        confidential=True,
+        order=8,
+        help="When set, `test` checks expectedApiKey",
+        display="API Key",
+        group="Authentication",
     )
-    expectedApiKey: GuardedString | None = Property(None, confidential=True, order=9)
+    expectedApiKey: GuardedString | None = Property(
+        None,
+        confidential=True,
+        order=9,
+        help="The key `test` expects apiKey to be",
+        display="Expected API Key",
+        group="Authentication",
+    )
 
 
 @dataclass
