@@ -452,8 +452,6 @@ class OpenICFConnection:
         sink = OpenICFSink(group, message_id, self, info.supportedOperations)
         facade_key = bytes(event.request.connectorFacadeKey)
         origin = Origin(group, self, facade_key, info.configurationProperties)
-        if request.kind in ("search", "sync"):
-            group.streams[message_id] = (request.kind, sink)
 
         def done() -> None:
             group.streams.pop(message_id, None)
@@ -472,8 +470,11 @@ class OpenICFConnection:
         except ConnectorException as exc:
             group.ids.finish_peer(message_id)
             self._reply(messages.error(message_id, exc))
+            return
         finally:
             current_origin.reset(token)
+        if request.kind in ("search", "sync"):
+            group.streams[message_id] = (request.kind, sink)
 
     def _cancel(self, event: CancelRequested) -> None:
         """Stop the operation wherever it came in; a stopped search or sync still gets its
