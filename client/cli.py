@@ -5,6 +5,7 @@
     hubspot-rcs-client test hubspot
     hubspot-rcs-client search hubspot contact --query-filter 'email sw "ann" and lastname eq "Lee"'
     hubspot-rcs-client create hubspot contact --attr __NAME__=ann@example.com --attr firstname=Ann
+    hubspot-rcs-client sync hubspot contact --token "$TOKEN" --follow
 
 CONFIG names a configuration the server holds; the connector key each operation needs comes
 from the server's CONNECTOR_INFO (or `--connector bundleName:bundleVersion:connectorName`).
@@ -48,6 +49,7 @@ from protocol.values import (
     OperationOptions,
     SearchResult,
     SortKey,
+    SyncToken,
     Uid,
     UpdateType,
 )
@@ -374,6 +376,44 @@ async def cmd_script(client: RcsClient, args: argparse.Namespace, out: TextIO) -
     )
 
 
+async def cmd_sync(client: RcsClient, args: argparse.Namespace, out: TextIO) -> None:
+    """No token: the latest token (IDM's first poll). A token: the deltas since it, one JSON
+    line each, then `{"token": ...}`, where the next poll resumes. `--follow` polls every
+    `--interval` seconds, as IDM's live-sync schedule does, until Ctrl-C."""
+    facade = await facade_for(client, args)
+    declared = await idm_type(client, args)
+    names = names_of(declared, args)
+    options = _options(args, names)
+    object_class = names.native_type
+    token = None if args.token is None else SyncToken(value=_token_value(args.token))
+    if token is None:
+        token = await facade.latest_sync_token(object_class, timeout_s=args.timeout)
+        emit({"token": None if token is None else token.value}, out)
+        if not args.follow:
+            return
+        out.flush()
+        await asyncio.sleep(args.interval)
+    while True:
+        async with facade.sync(object_class, token, options, timeout_s=args.timeout) as deltas:
+            async for delta in deltas:
+                shown = dump(delta)
+                if delta.connectorObject is not None:
+                    shown["connectorObject"] = show(delta.connectorObject, declared)
+                emit(shown, out)
+                token = delta.token
+        token = deltas.token
+        emit({"token": None if token is None else token.value}, out)
+        out.flush()
+        if not args.follow:
+            return
+        await asyncio.sleep(args.interval)
+
+
+def _token_value(text: str) -> str | int:
+    """A token printed as a number is a number (ICF tokens are strings or integers)."""
+    return int(text) if text.isdigit() else text
+
+
 # -- the parser -----------------------------------------------------------------------------------
 
 
@@ -434,6 +474,19 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", help="attributes as a JSON object (or @file)")
     delete = command("delete", cmd_delete, "delete an object", "config", "object_class", "uid")
     delete.add_argument("--revision")
+    sync = command(
+        "sync",
+        cmd_sync,
+        "the latest sync token; with --token, the changes since it and the next token",
+        "config",
+        "object_class",
+    )
+    sync.add_argument("--token", help="the token of the previous poll (its value)")
+    sync.add_argument("--follow", action="store_true", help="keep polling until Ctrl-C")
+    sync.add_argument(
+        "--interval", type=float, default=15.0, help="seconds between polls (default 15)"
+    )
+    sync.add_argument("--attributes", help="attributes to return, comma-separated")
     script = command("script", cmd_script, "run a script on the connector", "config")
     script.add_argument("--language", required=True)
     source = script.add_mutually_exclusive_group(required=True)
@@ -490,6 +543,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         wire = IllegalArgumentException.icf_class
         _fail(f"{wire}: {exc}", 2 if not isinstance(exc, OSError) else 1)
     except KeyboardInterrupt:
+        if getattr(args, "follow", False):
+            # Stopped between or during polls: every delta printed carries its token, and the
+            # last token line printed resumes after everything before it.
+            print("stopped", file=sys.stderr)
+            return 0
         _fail("interrupted", 130)
     return 0
 

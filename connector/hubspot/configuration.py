@@ -133,6 +133,16 @@ class HubspotConfiguration(Configuration):
         display="Search Requests Per Second",
         group="Rate limits",
     )
+    syncLookBackSeconds: float = Property(
+        60.0,
+        order=15,
+        display="Sync Look-Back Seconds",
+        ge=0,
+        le=3600,
+        help="Live sync reads changes this far behind the newest again, and drops those it "
+        "delivered, so that a change HubSpot's search indexed late is not missed; it must be "
+        "longer than HubSpot's indexing delay (docs/hubspot-connector.md, Live sync)",
+    )
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> Self:

@@ -13,6 +13,8 @@ The API, by module (stable: the server and the client build on it):
 `protocol.openicf.wire`
     `parse_message(data: bytes) -> RemoteMessage` (raises `WireFormatError`),
     `serialize_message(message: RemoteMessage) -> bytes`,
+    `search_hit_message(message_id, sequence, object_class, attributes) -> bytes` (one search
+    hit's whole message, written directly: the per-object hot path),
     `WireFormatError(ProtocolError)`: every decoding failure of this package, with `field`.
 
 `protocol.openicf.legacy`

@@ -26,7 +26,7 @@ so that a tree decoded from Java re-encodes to the same bytes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -303,18 +303,6 @@ API_OPERATIONS: Final = (
 )
 """The serial names of the framework's API operation classes (docs/openicf-rpc.md §7.5)."""
 
-# Names the old socket protocol serializes; decoded as UnknownObject, never sent.
-_SOCKET_MESSAGES = [
-    "HelloRequest",
-    "HelloResponse",
-    "OperationRequest",
-    "OperationResponseEnd",
-    "OperationResponsePart",
-    "OperationRequestMoreData",
-    "OperationRequestStopData",
-    "OperationResponsePause",
-    "EchoMessage",
-]
 
 TYPES: Final[dict[str, TypeSpec]] = {
     spec.name: spec
@@ -461,7 +449,6 @@ TYPES: Final[dict[str, TypeSpec]] = {
 CLASS_NAMES: Final = frozenset(TYPES) | frozenset(API_OPERATIONS) | {"Object"}
 """Names a class marker may carry: the types above, the API operations, and `Object`."""
 
-KNOWN_NAMES: Final = CLASS_NAMES | frozenset(_SOCKET_MESSAGES)
 
 _PRIMITIVE_TYPED: Final = frozenset(
     {"Name", "URI", "File", "char", "boolean", "int", "long", "float", "double", "byte"}
@@ -1012,8 +999,3 @@ def encode(value: Value) -> bytes:
     pool = Interner()
     body = _Encoder(pool).object(value)
     return pool.blob(body)
-
-
-def encoder_for(pool: Interner) -> Callable[[Value], bytes]:
-    """An object encoder that shares `pool` (for hand-built blobs, such as attribute sets)."""
-    return _Encoder(pool).object

@@ -48,7 +48,12 @@ from protocol.configuration import (
 )
 from protocol.info import ConfigurationPropertyInfo, ConnectorInfo
 from protocol.openicf import legacy
-from protocol.openicf.guarded import GuardedByteArray, encrypt_string
+from protocol.openicf.guarded import (
+    GuardedByteArray,
+    GuardedCipherError,
+    decrypt_string,
+    encrypt_string,
+)
 from protocol.openicf.legacy import (
     BigInteger,
     Character,
@@ -82,6 +87,11 @@ from protocol.values import (
 )
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+NULL_MARKER_BYTE: Final = legacy.NULL_MARKER
+CLASS_MARKER_BYTE: Final = legacy.CLASS_MARKER
+ANONYMOUS_BYTE: Final = legacy.ANONYMOUS_FIELD
+NAMED_BYTE: Final = legacy.NAMED_FIELD
+END_BYTE: Final = legacy.END
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
@@ -131,6 +141,7 @@ API_OPERATION_OF: Final[dict[OperationName, str]] = {
     "AUTHENTICATE": "AuthenticationApiOp",
     "SCRIPT_ON_CONNECTOR": "ScriptOnConnectorApiOp",
     "SCRIPT_ON_RESOURCE": "ScriptOnResourceApiOp",
+    "RESOLVEUSERNAME": "ResolveUsernameApiOp",
 }
 """Our operation names -> the serial names of the framework's API operation classes."""
 OPERATION_OF_API: Final[dict[str, OperationName]] = {v: k for k, v in API_OPERATION_OF.items()}
@@ -153,10 +164,14 @@ def value_to_legacy(value: AttributeValue) -> Value:
 
 def value_from_legacy(value: Value, where: str) -> AttributeValue:
     """One legacy attribute value as ours; a value our model cannot hold is an error."""
-    if value is None or isinstance(value, str | bool | float | GuardedString):
-        return str(value) if isinstance(value, Character) else value
+    if value is None or isinstance(value, bool | GuardedString):
+        return value
+    if isinstance(value, str):
+        return str(value)  # a Character too
     if isinstance(value, int):
-        return int(value)
+        return int(value)  # Long, BigInteger, Byte
+    if isinstance(value, float):
+        return float(value)  # Float
     if isinstance(value, Decimal):
         return str(value)  # exact: a BigDecimal keeps its digits as text
     if isinstance(value, Typed) and value.type in ("URI", "File", "char"):
@@ -247,13 +262,164 @@ def attributes_from_legacy(value: Value, where: str = "attributes") -> Attribute
 
 @_model_errors
 def decode_attributes(blob: bytes, where: str = "attributes") -> AttributeSet:
-    """`CreateOpRequest.createAttributes`, `UpdateOpRequest.replaceAttributes`, ..."""
-    return attributes_from_legacy(_decode(blob, where), where)
+    """`CreateOpRequest.createAttributes`, `UpdateOpRequest.replaceAttributes`, a search hit's
+    and a sync delta's attributes.
+
+    A client reads one set per search hit, so the common shape (attributes of boxed scalars,
+    `Name`, `Uid`) is read straight from the bytes; anything else, or anything wrong, goes
+    through the full decoder, which gives the same result or the precise error.
+    """
+    try:
+        return _read_attribute_set(blob)
+    except (_Unusual, IndexError, struct.error, UnicodeDecodeError, GuardedCipherError):
+        return attributes_from_legacy(_decode(blob, where), where)
+
+
+class _Unusual(Exception):
+    """A set the direct reader leaves to the full decoder."""
+
+
+_unpack_int = struct.Struct(">i").unpack_from
+_unpack_long = struct.Struct(">q").unpack_from
+_unpack_double = struct.Struct(">d").unpack_from
+_BOXED_SCALARS: Final = frozenset(
+    {"String", "Integer", "Long", "Boolean", "Double", "Float", "Character", "BigInteger"}
+)
+
+
+def _read_string_at(data: bytes, start: int, stop: int) -> str:
+    """A string payload filling data[start:stop] exactly."""
+    (n,) = _unpack_int(data, start)
+    if n < 0 or start + 4 + n != stop:
+        raise _Unusual
+    return data[start + 4 : stop].decode("utf-8")
+
+
+def _read_scalar(data: bytes, pool: dict[int, str], pos: int, stop: int) -> AttributeValue:
+    """One boxed value object filling data[pos:stop]: marker, one anonymous field, END."""
+    if data[pos] == NULL_MARKER_BYTE and pos + 2 == stop and data[pos + 1] == END_BYTE:
+        return None
+    type_name = pool.get(_unpack_int(data, pos + 1)[0]) if data[pos] == CLASS_MARKER_BYTE else None
+    if data[pos + 5] != ANONYMOUS_BYTE or data[stop - 1] != END_BYTE:
+        raise _Unusual
+    (size,) = _unpack_int(data, pos + 6)
+    start, end = pos + 10, pos + 10 + size
+    if size < 0 or end != stop - 1:
+        raise _Unusual
+    if type_name == "String":
+        return _read_string_at(data, start, end)
+    if type_name == "Integer" and size == 4:
+        return int(_unpack_int(data, start)[0])
+    if type_name == "Boolean" and size == 1:
+        return data[start] != 0
+    if type_name == "Long" and size == 8:
+        return int(_unpack_long(data, start)[0])
+    if type_name in ("Double", "Float") and size == 8:
+        return float(_unpack_double(data, start)[0])
+    if type_name == "GuardedString":
+        (n,) = _unpack_int(data, start)
+        if n < 0 or start + 4 + n != end:
+            raise _Unusual
+        return decrypt_string(data[start + 4 : end])
+    raise _Unusual  # Character, BigInteger and the rest: the full decoder knows them
+
+
+def _read_fields(
+    data: bytes, pool: dict[int, str], pos: int, stop: int
+) -> dict[str, tuple[int, int]]:
+    """The named fields of an object whose marker ends at `pos`, up to its END at stop - 1."""
+    fields: dict[str, tuple[int, int]] = {}
+    while pos < stop - 1:
+        if data[pos] != NAMED_BYTE:
+            raise _Unusual
+        field_name = pool.get(_unpack_int(data, pos + 1)[0])
+        (size,) = _unpack_int(data, pos + 5)
+        start = pos + 9
+        if field_name is None or field_name in fields or size < 0 or start + size > stop - 1:
+            raise _Unusual
+        fields[field_name] = (start, start + size)
+        pos = start + size
+    if pos != stop - 1 or data[pos] != END_BYTE:
+        raise _Unusual
+    return fields
+
+
+def _read_attribute_set(data: bytes) -> AttributeSet:
+    pool, pos = legacy.read_pool(data)
+    end = len(data)
+    if data[pos] != CLASS_MARKER_BYTE or pool.get(_unpack_int(data, pos + 1)[0]) != "Set":
+        raise _Unusual
+    pos += 5
+    uid: Uid | None = None
+    name: str | None = None
+    attributes: dict[str, list[AttributeValue]] = {}
+    while data[pos] == ANONYMOUS_BYTE:
+        (size,) = _unpack_int(data, pos + 1)
+        start, stop = pos + 5, pos + 5 + size
+        if size < 6 or stop > end or data[start] != CLASS_MARKER_BYTE:
+            raise _Unusual
+        kind = pool.get(_unpack_int(data, start + 1)[0])
+        if kind == "Attribute":
+            fields = _read_fields(data, pool, start + 5, stop)
+            if set(fields) != {"name", "Values"}:
+                raise _Unusual
+            attr = _read_string_at(data, *fields["name"])
+            if not attr or attr in attributes or attr in (NAME, UID):
+                raise _Unusual
+            v_start, v_stop = fields["Values"]
+            values: list[AttributeValue] = []
+            if (
+                data[v_start] == NULL_MARKER_BYTE
+                and data[v_start + 1] == END_BYTE == data[v_stop - 1]
+            ):
+                pass  # a null Values: the attribute is cleared
+            elif pool.get(_unpack_int(data, v_start + 1)[0]) == "List" and data[v_start] == 0x3D:
+                at = v_start + 5
+                while data[at] == ANONYMOUS_BYTE:
+                    (item,) = _unpack_int(data, at + 1)
+                    if item < 2 or at + 5 + item > v_stop - 1:
+                        raise _Unusual
+                    values.append(_read_scalar(data, pool, at + 5, at + 5 + item))
+                    at += 5 + item
+                if at != v_stop - 1 or data[at] != END_BYTE:
+                    raise _Unusual
+            else:
+                raise _Unusual
+            attributes[attr] = values
+        elif kind == "Name":
+            name_value = _read_scalar_of(data, start, stop)
+            name = name_value
+        elif kind == "Uid":
+            fields = _read_fields(data, pool, start + 5, stop)
+            if "uid" not in fields or not set(fields) <= {"uid", "revision"}:
+                raise _Unusual
+            value = _read_string_at(data, *fields["uid"])
+            revision = _read_string_at(data, *fields["revision"]) if "revision" in fields else None
+            if not value:
+                raise _Unusual
+            uid = Uid(value=value, revision=revision)
+        else:
+            raise _Unusual
+        pos = stop
+    if data[pos] != END_BYTE or pos + 1 != end:
+        raise _Unusual
+    return AttributeSet(uid, name, attributes)
+
+
+def _read_scalar_of(data: bytes, start: int, stop: int) -> str:
+    """The string inside a `Name` object filling data[start:stop]."""
+    if data[start + 5] != ANONYMOUS_BYTE or data[stop - 1] != END_BYTE:
+        raise _Unusual
+    (size,) = _unpack_int(data, start + 6)
+    if size < 0 or start + 10 + size != stop - 1:
+        raise _Unusual
+    return _read_string_at(data, start + 10, stop - 1)
 
 
 _pack_int = struct.Struct(">i").pack
 _pack_long = struct.Struct(">q").pack
 _pack_double = struct.Struct(">d").pack
+_pack_into = struct.Struct(">i").pack_into
 
 
 def attributes_to_legacy(
@@ -305,17 +471,19 @@ _LIST_HEAD: Final = b"=" + _pack_int(4)
 _NAME_HEAD: Final = b"=" + _pack_int(5) + b"F"
 _UID_HEAD: Final = b"=" + _pack_int(6) + b"G" + _pack_int(7)
 _REVISION_FIELD: Final = b"G" + _pack_int(8)
-_NULL_ITEM: Final = b"F" + _pack_int(2) + b"<H"
+_NULL_OBJECT: Final = b"<H"
+_NULL_ITEM: Final = b"F" + _pack_int(2) + _NULL_OBJECT
 _TRUE: Final = _pack_int(1) + b"\x01"
 _FALSE: Final = _pack_int(1) + b"\x00"
 _FOUR: Final = _pack_int(4)
 _EIGHT: Final = _pack_int(8)
-_layouts: dict[int, tuple[bytes, dict[int, bytes]]] = {}
+_layouts: dict[int, tuple[bytes, dict[int, bytes], int]] = {}
 _attribute_heads: dict[str, bytes] = {}
 
 
-def _layout(mask: int) -> tuple[bytes, dict[int, bytes]]:
-    """The header and pool for a set using the value types in `mask`, and each type's marker."""
+def _layout(mask: int) -> tuple[bytes, dict[int, bytes], int]:
+    """For a set using the value types in `mask`: its header and pool, each type's marker, and
+    the code of `String` (-1 when absent)."""
     found = _layouts.get(mask)
     if found is None:
         names = [*_FIXED_NAMES, *(t for i, t in enumerate(_VALUE_TYPES) if mask & (1 << i))]
@@ -328,16 +496,21 @@ def _layout(mask: int) -> tuple[bytes, dict[int, bytes]]:
             for i, t in enumerate(_VALUE_TYPES)
             if mask & (1 << i)
         }
-        found = _layouts[mask] = (b"".join(pool), markers)
+        string_code = names.index("String") if "String" in names else -1
+        found = _layouts[mask] = (b"".join(pool), markers, string_code)
     return found
 
 
 def _attribute_head(name: str) -> bytes:
-    """`Attribute` marker, its `name` field and the `Values` field tag (cached per name)."""
+    """4 bytes for the Attribute's length, its marker, its `name` field, the `Values` field tag,
+    4 bytes for its length and the List marker (cached per name)."""
     head = _attribute_heads.get(name)
     if head is None:
         raw = name.encode("utf-8")
-        head = _ATTRIBUTE_HEAD + _pack_int(len(raw) + 4) + _pack_int(len(raw)) + raw + _VALUES_FIELD
+        head = b"".join(
+            (b"\0\0\0\0", _ATTRIBUTE_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw)
+        )
+        head += _VALUES_FIELD + b"\0\0\0\0" + _LIST_HEAD
         if len(_attribute_heads) < 10_000:  # attribute names repeat; arbitrary ones do not grow it
             _attribute_heads[name] = head
     return head
@@ -386,50 +559,97 @@ def encode_attributes(
 ) -> bytes:
     """A legacy `Set<Attribute>`: the attributes, then `Name` and `Uid` when given.
 
-    The hot path of search and sync (one blob per object, docs/openicf-rpc.md §10): bytes are
-    assembled directly, over a pool laid out once per combination of value types.
+    The hot path of search and sync (one blob per object, docs/openicf-rpc.md §10): one pass
+    that computes every length arithmetically and joins once, over the pool layout of the value
+    types the previous set used; a set with a type outside it is written again with it added.
     """
-    mask = 0
-    staged: list[tuple[bytes, list[tuple[int, bytes] | None]]] = []
+    global _layout_guess
+    mask = _layout_guess
+    while True:
+        written = _write_attributes(attributes, uid, name, mask)
+        if isinstance(written, bytes):
+            _layout_guess = mask
+            return written
+        mask |= written
+
+
+_layout_guess = _STRING
+_STRING_ITEM = struct.Struct(">BiBiBii").pack
+"""An anonymous field holding a String object: tag, length, marker, code, tag, length, length."""
+
+
+def _write_attributes(
+    attributes: Mapping[str, Sequence[AttributeValue]],
+    uid: Uid | None,
+    name: str | None,
+    mask: int,
+) -> bytes | int:
+    """The blob, or the bit of a value type that `mask`'s layout lacks.
+
+    Written into one buffer: each length is reserved, then filled in once its content is there.
+    """
+    header, markers, string_code = _layout(mask)
+    buf = bytearray(header)
+    buf += _SET_HEAD
     for attr, values in attributes.items():
-        payloads: list[tuple[int, bytes] | None] = []
+        buf += b"F"
+        attribute_at = len(buf)
+        buf += _attribute_head(attr)  # with 4 bytes reserved for the Values length
+        list_at = len(buf) - 9  # the reserved Values length, before the List marker
         for value in values:
-            if value is None:
-                payloads.append(None)
+            if type(value) is str:
+                if string_code < 0:
+                    return _STRING
+                raw = value.encode("utf-8")
+                n = len(raw)
+                buf += _STRING_ITEM(0x46, n + 15, 0x3D, string_code, 0x46, n + 4, n)
+                buf += raw
+                buf += b"H"
+            elif value is None:
+                buf += _NULL_ITEM
             else:
                 bit, payload = _value_payload(value)
-                mask |= bit
-                payloads.append((bit, payload))
-        staged.append((_attribute_head(attr), payloads))
-    header, markers = _layout(mask)
-    parts = [header, _SET_HEAD]
-    for head, payloads in staged:
-        items = [_LIST_HEAD]
-        for item in payloads:
-            if item is None:
-                items.append(_NULL_ITEM)
-            else:
-                marker, payload = markers[item[0]], item[1]
-                items += (b"F", _pack_int(len(payload) + 7), marker, payload, b"H")
-        items.append(b"H")
-        listed = b"".join(items)
-        attribute = b"".join((head, _pack_int(len(listed)), listed, b"H"))
-        parts += (b"F", _pack_int(len(attribute)), attribute)
+                marker = markers.get(bit)
+                if marker is None:
+                    return bit
+                buf += b"F"
+                buf += _pack_int(len(payload) + 7)
+                buf += marker
+                buf += payload
+                buf += b"H"
+        buf += b"HH"  # END of the List, END of the Attribute
+        end = len(buf)
+        _pack_into(buf, list_at, end - list_at - 5)
+        _pack_into(buf, attribute_at, end - attribute_at - 4)
     if name is not None:
         raw = name.encode("utf-8")
-        named = b"".join((_NAME_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw, b"H"))
-        parts += (b"F", _pack_int(len(named)), named)
+        n = len(raw)
+        buf += b"F"
+        buf += _pack_int(n + 15)
+        buf += _NAME_HEAD
+        buf += _pack_int(n + 4)
+        buf += _pack_int(n)
+        buf += raw
+        buf += b"H"
     if uid is not None:
+        buf += b"F"
+        uid_at = len(buf)
+        buf += b"\0\0\0\0"
+        buf += _UID_HEAD
         raw = uid.value.encode("utf-8")
-        one = [_UID_HEAD, _pack_int(len(raw) + 4), _pack_int(len(raw)), raw]
+        buf += _pack_int(len(raw) + 4)
+        buf += _pack_int(len(raw))
+        buf += raw
         if uid.revision is not None:
             rev = uid.revision.encode("utf-8")
-            one += (_REVISION_FIELD, _pack_int(len(rev) + 4), _pack_int(len(rev)), rev)
-        one.append(b"H")
-        body = b"".join(one)
-        parts += (b"F", _pack_int(len(body)), body)
-    parts.append(b"H")
-    return b"".join(parts)
+            buf += _REVISION_FIELD
+            buf += _pack_int(len(rev) + 4)
+            buf += _pack_int(len(rev))
+            buf += rev
+        buf += b"H"
+        _pack_into(buf, uid_at, len(buf) - uid_at - 4)
+    buf += b"H"
+    return bytes(buf)
 
 
 def encode_object_attributes(obj: ConnectorObject) -> bytes:
@@ -1087,6 +1307,9 @@ _JAVA_PROPERTY_TYPE: Final = {
 }
 
 
+_BOXED: Final = {"int": "Integer", "double": "Double", "boolean": "Boolean"}
+
+
 def java_property_type(type_name: str) -> str:
     """A configuration property's type as `protocol.info` names it -> its Java class name.
 
@@ -1369,6 +1592,8 @@ def _property_to_legacy(
     java_type = java_property_type(info.type)
     if info.confidential and info.type == "string":
         java_type = "GuardedString"
+    if info.defaultValue is None and java_type in _BOXED:
+        java_type = _BOXED[java_type]  # a Java primitive cannot be unset: `Integer`, not `int`
     return LegacyObject(
         "ConfigurationProperty",
         {
@@ -1461,11 +1686,10 @@ def connector_messages(info: ConnectorInfo) -> dict[str, str]:
     if info.category:
         messages[category_key] = info.category
     for p in info.configurationProperties:
+        # every key resolves: the Java side shows an unresolved key as it is ("x.help")
         messages[f"{p.name}.display"] = p.displayName or p.name
-        if p.helpMessage:
-            messages[f"{p.name}.help"] = p.helpMessage
-        if p.group:
-            messages[f"{p.name}.group"] = p.group
+        messages[f"{p.name}.help"] = p.helpMessage or ""
+        messages[f"{p.name}.group"] = p.group or ""
     return {key: message_format_escape(text) for key, text in messages.items()}
 
 

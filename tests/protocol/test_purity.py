@@ -35,7 +35,7 @@ def test_importing_protocol_loads_no_event_loop_or_network_library() -> None:
     # on the I/O frameworks; the source check above covers everything protocol/ names itself.
     code = (
         "import sys, protocol, protocol.codec, protocol.session, protocol.wire_schema;"
-        "import protocol.openicf.wire;"
+        "import protocol.openicf.wire, protocol.openicf.legacy, protocol.openicf.objects;"
         "print(','.join(m for m in ('asyncio', 'websockets', 'aiohttp') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -22,6 +22,7 @@ from protocol.values import (
     AttributeValue,
     ConnectorObject,
     GuardedString,
+    OperationName,
     OperationOptions,
     SortKey,
     SyncDelta,
@@ -367,6 +368,12 @@ def test_the_recorded_schema_decodes_to_ours() -> None:
         AttributeFlag.NOT_RETURNED_BY_DEFAULT,
     }
     assert schema.supportedObjectClassesByOperation["CREATE"] == ["__GROUP__", "__ACCOUNT__"]
+    assert "RESOLVEUSERNAME" in schema.supportedObjectClassesByOperation
+
+
+def test_every_operation_name_has_its_java_api_operation() -> None:
+    assert set(o.API_OPERATION_OF) == set(get_args(OperationName))
+    assert set(o.API_OPERATION_OF.values()) <= set(legacy.API_OPERATIONS)
 
 
 def test_our_schema_has_the_shape_java_sends() -> None:
@@ -589,6 +596,7 @@ HUBSPOT = ConnectorInfo(
             name="refreshToken", type="guardedString", confidential=True, order=3
         ),
         ConfigurationPropertyInfo(name="pageSize", type="integer", defaultValue=100, order=4),
+        ConfigurationPropertyInfo(name="proxyPort", type="integer", order=4),
         ConfigurationPropertyInfo(name="archived", type="boolean", defaultValue=False, order=5),
         ConfigurationPropertyInfo(
             name="objectTypes", type="array<string>", defaultValue=["contacts"], order=6
@@ -647,6 +655,10 @@ def test_our_connector_info_tells_idm_the_types_texts_and_operations() -> None:
     assert info.display_name == "HubSpot Connector" and info.category == "CRM"
     assert info.messages["clientId.display"] == "Client ID"
     assert info.messages["clientId.help"] == "The app's client id."
+    for prop in HUBSPOT.configurationProperties:  # every key the properties name resolves
+        for suffix in ("display", "help", "group"):
+            assert f"{prop.name}.{suffix}" in info.messages
+    assert info.messages["refreshToken.display"] == "refreshToken"  # no display name: the name
     tree = legacy.decode(o.encode_connector_infos([HUBSPOT]))
     assert "The app''s client id." in repr(tree)  # a MessageFormat pattern on the wire
     config = info.configuration()
@@ -656,6 +668,7 @@ def test_our_connector_info_tells_idm_the_types_texts_and_operations() -> None:
         "clientSecret": "GuardedString",
         "refreshToken": "GuardedString",
         "pageSize": "int",
+        "proxyPort": "Integer",  # no default: a boxed type, which can be null
         "archived": "boolean",
         "objectTypes": "Array<String>",
     }
@@ -700,3 +713,20 @@ def test_a_configuration_change_event_matches_java() -> None:
 @pytest.mark.parametrize("text", ["plain", "it's", "{0} braces }", "''", "a'b'c{d}"])
 def test_catalog_texts_survive_java_message_format(text: str) -> None:
     assert o.message_format_unescape(o.message_format_escape(text)) == text
+
+
+def test_the_direct_attribute_reader_agrees_with_the_full_decoder() -> None:
+    blobs = [
+        r.searchOpResponse.connectorObject.attributes
+        for s in ("06-search", "07-search-cancel")
+        for r in _responses(s)
+        if r.searchOpResponse.HasField("connectorObject")
+    ]
+    blobs += [
+        op.updateOpRequest.replaceAttributes
+        for op in _ops("05-update")
+        if op.HasField("updateOpRequest")
+    ]
+    blobs += [o.encode_attributes({"a": [None, 1, 2**40, 1.5, True, GuardedString("s")], "b": []})]
+    for blob in blobs:
+        assert o.decode_attributes(blob) == o.attributes_from_legacy(legacy.decode(blob))
