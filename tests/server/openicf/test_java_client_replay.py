@@ -133,6 +133,7 @@ async def replay(recording: Recording, peer: Peer, emu: Emulator) -> dict[int, l
     """Send the client's requests and cancels as recorded; every request's answers."""
     cancelled = cancels(recording)
     got: dict[int, list[RemoteMessage]] = {}
+    tokens: dict[bytes, bytes] = {}  # the recorded sync tokens, and ours in their place
     recorded_url = recording.meta["emulator"]["base_url"]
     for _, socket, message in recording.binary("client->server"):
         if not message.HasField("request") or message.request.HasField("handshakeMessage"):
@@ -144,15 +145,38 @@ async def replay(recording: Recording, peer: Peer, emu: Emulator) -> dict[int, l
             await peer.send(message, socket - 1)
             continue
         rebase_facade_key(message, recorded_url, emu.base_url)
+        sync = message.request.operationRequest.syncOpRequest.sync
+        if sync.token.value in tokens:
+            sync.token.value = tokens[sync.token.value]
         await peer.send(message, socket - 1)
         if message_id in cancelled:
             got[message_id] = []  # read as the cancel comes, and at the end
         else:
             got[message_id] = await peer.answers(message_id)
+            recorded = sync_tokens(recording.answers(message_id))
+            tokens.update(zip(recorded, sync_tokens(got[message_id]), strict=False))
     for message_id in cancelled:
         while not got[message_id] or not complete(got[message_id]):
             got[message_id].append(await answer_to(peer, message_id))
     return got
+
+
+def sync_tokens(answers: list[RemoteMessage]) -> list[bytes]:
+    """The sync tokens in a sync's answers, in sequence order: each delta's, then the last.
+
+    A HubSpot token names the configuration it was made for (the emulator's URL among it), so
+    the replay hands the server the token it made itself where the client sent a recorded one.
+    """
+    found: list[tuple[int, bytes]] = []
+    for answer in answers:
+        response = answer.response.operationResponse.syncOpResponse
+        if response.HasField("latestSyncToken"):
+            found.append((0, response.latestSyncToken.syncToken.value))
+        elif response.sync.HasField("syncDelta"):
+            found.append((response.sync.sequence, response.sync.syncDelta.token.value))
+        elif response.sync.HasField("syncToken"):
+            found.append((1 << 62, response.sync.syncToken.value))
+    return [token for _, token in sorted(found)]
 
 
 def is_change(message: RemoteMessage) -> bool:
