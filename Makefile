@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
-BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_sync openicf_codec
+BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_sync openicf_codec hubspot_429
 
-.PHONY: run test lint typecheck unit bench clean proto
+.PHONY: run test lint typecheck unit bench soak clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: $(addprefix bench-,$(BENCHMARKS))
 
 bench-%: $(STAMP)
 	$(BIN)/python -m bench.$*
+
+# Not in CI: 30 minutes of mixed load, the server's memory and open files sampled (they must
+# stay flat); the figures land in docs/reliability.md. Shorter: make soak ARGS='--minutes 3'.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 # Regenerates protocol/openicf/proto/*_pb2.py[i] from the .proto files there.
 proto: $(STAMP)

@@ -12,8 +12,13 @@ A reader task routes every frame to the request it answers (by messageId, docs/p
 "Envelope"). Search parts queue up to a bound; past it the reader waits, TCP pushes back, and
 the server's sends wait too, so a slow consumer slows the connector rather than filling memory.
 Leaving a search early (break, an exception, `aclose`) sends a cancel, as IDM's client does when
-its handler returns false (docs/openicf.md §1.6-§1.7). Errors are raised as the ICF exceptions
-of `protocol.errors`, keeping the class name the server sent.
+its handler returns false (docs/openicf.md §1.6-§1.7); a stream merely dropped (collected
+unclosed) sends its cancel with the client's next frame, never from the collector. Errors are
+raised as the ICF exceptions of `protocol.errors`, keeping the class name the server sent.
+
+Answers are decoded liberally (`decode_response`: fields this client does not know are left
+out); one that cannot be read at all fails the request it names, rather than leaving it to wait.
+Every call has a finite deadline: its `timeout_s`, else the client's `call_timeout_s` (300 s).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any, Final, Literal, Self
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from protocol.codec import FrameError, decode, encode, exception_from
+from protocol.codec import FrameError, decode_response, encode, exception_from
 from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
 from protocol.errors import (
     ConfigurationException,
@@ -85,6 +90,9 @@ CLIENT_CERTIFICATE_REQUIRED: Final = "client certificate required"
 """The body of the server's 403 to a peer without a certificate under mutual TLS."""
 STREAM_QUEUE_FRAMES: Final = 8
 """Search parts a client holds before its reader stops reading (and TCP pushes back)."""
+CALL_TIMEOUT_S: Final = 300.0
+"""A call's deadline when neither the call nor the client names one: for a single answer, the
+whole wait; for a stream, the wait for each part."""
 
 
 class _Pending:
@@ -162,8 +170,17 @@ def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
 class RcsClient:
     """A connection to a connector server. Build it with `await RcsClient.connect(...)`."""
 
-    def __init__(self, ws: ClientConnection, *, stream_queue_frames: int) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        stream_queue_frames: int,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+    ) -> None:
         self.ws = ws
+        self.call_timeout_s = call_timeout_s
+        self._dropped: list[int] = []
+        """Requests of streams collected unclosed: cancelled with the next frame sent."""
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
         self._stream_queue_frames = stream_queue_frames
@@ -184,6 +201,7 @@ class RcsClient:
         open_timeout_s: float = 10.0,
         max_frame_bytes: int = 16 * 1024 * 1024,
         stream_queue_frames: int = STREAM_QUEUE_FRAMES,
+        call_timeout_s: float = CALL_TIMEOUT_S,
     ) -> RcsClient:
         """Open the socket, authenticate on the upgrade, and do the handshake.
 
@@ -224,10 +242,16 @@ class RcsClient:
             ) from None
         except (OSError, TimeoutError) as exc:
             raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
-        client = cls(ws, stream_queue_frames=stream_queue_frames)
+        client = cls(ws, stream_queue_frames=stream_queue_frames, call_timeout_s=call_timeout_s)
         client._reader = asyncio.get_running_loop().create_task(client._read())
         try:
-            await client._handshake(peer_name)
+            async with asyncio.timeout(open_timeout_s):
+                await client._handshake(peer_name)
+        except TimeoutError:
+            await client.aclose()
+            raise ConnectionFailedException(
+                f"the server at {url} did not answer the handshake within {open_timeout_s} s"
+            ) from None
         except BaseException:
             await client.aclose()
             raise
@@ -253,11 +277,23 @@ class RcsClient:
         try:
             async for message in self.ws:
                 try:
-                    frame = decode(message)
-                except FrameError:
-                    continue  # not ours to answer; a server does not send these
-                if not isinstance(frame, ResponseFrame):
-                    continue  # this client serves no requests
+                    frame = decode_response(message)
+                except FrameError as exc:
+                    # An answer that cannot be read fails the request it names; one naming
+                    # none is not an answer to anything of ours.
+                    unreadable = (
+                        self._pending.get(exc.message_id, None)
+                        if (exc.message_id is not None)
+                        else None
+                    )
+                    if unreadable is not None:
+                        unreadable.fail(
+                            ConnectorException(
+                                f"the server's answer to request {exc.message_id} could not "
+                                f"be read: {exc.message}"
+                            )
+                        )
+                    continue
                 pending = self._pending.get(frame.messageId)
                 if pending is not None:
                     await pending.put(frame)
@@ -285,13 +321,25 @@ class RcsClient:
         if pending is not None:
             pending.abandon()
 
+    def _timeout(self, timeout_s: float | None) -> float:
+        """A call's deadline: its own, else the client's (never none: a lost answer must not
+        leave a caller waiting for ever)."""
+        return self.call_timeout_s if timeout_s is None else timeout_s
+
     async def _send(self, frame: RequestFrame) -> None:
         try:
+            while self._dropped:  # cancels owed for streams collected unclosed
+                target = self._dropped.pop()
+                message_id, _ = self._open()
+                self._forget(message_id)  # its answer is of no interest
+                cancel = RequestBody(cancel=CancelRequest(requestId=target))
+                await self.ws.send(encode(RequestFrame(messageId=message_id, request=cancel)))
             await self.ws.send(encode(frame))
         except ConnectionClosed:
             raise self._closed_error or ConnectionBrokenException("the connection closed") from None
 
     async def _round_trip(self, body: RequestBody, timeout_s: float | None) -> ResponseBody:
+        timeout_s = self._timeout(timeout_s)
         message_id, pending = self._open()
         try:
             await self._send(RequestFrame(messageId=message_id, request=body))
@@ -391,7 +439,8 @@ class Facade:
 
     `timeout_s` is the client's own deadline: for a single answer, the whole wait; for a
     stream, the wait for each part (as ICF measures a search's timeout, docs/openicf.md §1.6).
-    When it passes, the request is cancelled and `OperationTimeoutException` raised.
+    When it passes, the request is cancelled and `OperationTimeoutException` raised. None (the
+    default) means the client's `call_timeout_s`.
     """
 
     def __init__(
@@ -552,17 +601,13 @@ def _uid(uid: Uid | str) -> Uid:
     return uid if isinstance(uid, Uid) else Uid(value=uid)
 
 
-_BACKGROUND: set[asyncio.Task[None]] = set()
-"""Cancels sent on behalf of dropped streams (held here so they are not collected mid-run)."""
-
-
 class _Stream:
     """A streamed answer: parts in sequence, cancelled when left before its end."""
 
     def __init__(self, client: RcsClient, body: RequestBody, timeout_s: float | None) -> None:
         self._client = client
         self._body = body
-        self._timeout_s = timeout_s
+        self._timeout_s = client._timeout(timeout_s)
         self._pending: _Pending | None = None
         self.request_id: int | None = None
         self.done = False
@@ -615,14 +660,14 @@ class _Stream:
 
     def __del__(self) -> None:
         # A stream dropped unfinished without `async with` or `aclose()` (a `break` out of a
-        # bare `async for`): free the reader now, and cancel the request on the server.
+        # bare `async for`): free the reader now. The cancel goes with the client's next frame:
+        # a finalizer runs wherever the collector happens to, and sends nothing itself.
         if self.done or self.request_id is None or self._pending is None:
             return
+        self.done = True
         self._pending.abandon()
-        with contextlib.suppress(RuntimeError):  # no running loop: the client is gone too
-            task = asyncio.get_running_loop().create_task(self.aclose())
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
+        self._client._pending.pop(self.request_id, None)
+        self._client._dropped.append(self.request_id)
 
 
 class SearchResults(_Stream):

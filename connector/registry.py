@@ -89,6 +89,10 @@ class ConnectorRegistry:
             registry.register(loaded)
         return registry
 
+    def without_reference(self) -> ConnectorRegistry:
+        """This registry without its reference connectors (`Connector.reference`)."""
+        return ConnectorRegistry(c for c in self._connectors if not c.reference)
+
     def register(self, connector: type[Connector]) -> None:
         key = connector.connector_key
         for known in self._connectors:

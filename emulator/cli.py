@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-statuses", default="429,502,503,504", help="comma-separated, e.g. 429,423,503"
     )
     faults.add_argument("--drop-rate", type=float, default=0.0)
+    faults.add_argument(
+        "--lost-answer-rate",
+        type=float,
+        default=0.0,
+        help="share of requests carried out whose answer is never sent",
+    )
     faults.add_argument("--stall-rate", type=float, default=0.0)
     faults.add_argument("--stall-s", type=float, default=60.0)
 
@@ -123,6 +129,7 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         "error_rate": args.error_rate,
         "error_statuses": tuple(int(s) for s in args.error_statuses.split(",") if s.strip()),
         "drop_rate": args.drop_rate,
+        "lost_answer_rate": args.lost_answer_rate,
         "stall_rate": args.stall_rate,
         "stall_s": args.stall_s,
     }

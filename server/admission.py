@@ -2,7 +2,9 @@
 
 Health and metrics (`/livez`, `/readyz`, `/metrics`) are answered before authentication
 (docs/hardening.md §B5); then the client certificate (under mutual TLS), the drain, the
-connection limit and the key are checked before any frame is read.
+connection limit and the key are checked before any frame is read. A connection counts against
+`max_connections` from the moment it passes that check until its socket closes, so upgrades
+arriving together cannot all slip under the limit while their keys are being checked.
 
 One path serves two wires. A client that offers the subprotocol `v1.openicf.forgerock.org`
 gets OpenICF's protobuf RPC (docs/openicf-rpc.md), and is answered as the Java connector server
@@ -18,6 +20,7 @@ such an origin is let through and every other one refused.
 from __future__ import annotations
 
 import http
+import math
 from collections.abc import Sequence
 from enum import Enum
 from typing import Final, Protocol
@@ -52,8 +55,9 @@ class ServerState(Protocol):
     @property
     def serving(self) -> bool: ...
 
-    @property
-    def connection_count(self) -> int: ...
+    def problems(self) -> list[str]:
+        """What an operator must fix while the server keeps serving (readiness says it)."""
+        ...
 
 
 def offered_subprotocols(request: Request) -> list[str]:
@@ -104,6 +108,8 @@ class Admission:
         self.metrics = metrics
         self.authenticator = authenticator
         self.state = state
+        self.admitted: set[ServerConnection] = set()
+        """Connections past the limit check, until their socket closes."""
 
     async def process_request(
         self, connection: ServerConnection, request: Request
@@ -118,6 +124,12 @@ class Admission:
                 return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
             if not self.state.serving:
                 return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "starting\n")
+            problems = self.state.problems()
+            if problems:
+                # Still serving (every operation works), so still ready; the body says what
+                # an operator must fix before the next restart (docs/operations.md).
+                text = "".join(f"problem: {p}\n" for p in problems)
+                return _plain(connection, http.HTTPStatus.OK, f"ok\n{text}")
             return _plain(connection, http.HTTPStatus.OK, "ok\n")
         if path not in (self.settings.path, "/metrics") or (
             path == "/metrics" and not self.settings.metrics_enabled
@@ -141,29 +153,78 @@ class Admission:
         if self.state.draining:
             self.metrics.upgrades_refused.labels("draining").inc()
             return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
-        if self.state.connection_count >= self.settings.max_connections:
+        if len(self.admitted) >= self.settings.max_connections:
             self.metrics.upgrades_refused.labels("max_connections").inc()
             log.warning("connection.refused", reason="max_connections", peer=peer(connection))
             return _plain(connection, http.HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
-        verdict = await self.authenticator.check(
-            peer(connection), request.headers.get("Authorization")
-        )
+        self._count(connection)
+        address = peer(connection)
+        try:
+            verdict = await self.authenticator.check(address, request.headers.get("Authorization"))
+        except BaseException:
+            self.admitted.discard(connection)
+            raise
         if verdict is Verdict.OK:
             return None
+        self.admitted.discard(connection)
+        return self._refuse(connection, address, verdict, wire)
+
+    def _count(self, connection: ServerConnection) -> None:
+        """Count `connection` against the limit until its socket closes."""
+        self.admitted.add(connection)
+
+        def forget(_: object) -> None:
+            self.admitted.discard(connection)
+
+        connection.connection_lost_waiter.add_done_callback(forget)
+
+    def _refuse(
+        self, connection: ServerConnection, address: str, verdict: Verdict, wire: Wire
+    ) -> Response:
+        """Every refusal is counted; they are logged one line per address now and then, with
+        how many there were (a brute force is not a line per guess)."""
+        reason = {
+            Verdict.MISSING: "no credentials",
+            Verdict.WRONG: "wrong key",
+            Verdict.THROTTLED: "throttled after failed keys",
+        }[verdict]
+        metric = {Verdict.MISSING: "unauthenticated", Verdict.WRONG: "wrong_key"}
+        self.metrics.upgrades_refused.labels(metric.get(verdict, "throttled")).inc()
+        count = self.authenticator.refused(address)
+        if count is not None:
+            fields: dict[str, object] = {"peer": address, "reason": reason}
+            if count > 1:
+                fields["refused"] = count
+            if wire is Wire.OPENICF:
+                fields["wire"] = wire.value
+            log.warning("auth.failed", **fields)
         missing = verdict is Verdict.MISSING
-        self.metrics.upgrades_refused.labels("unauthenticated" if missing else "wrong_key").inc()
-        reason = "no credentials" if missing else "wrong key"
         if wire is Wire.OPENICF:
-            log.warning("auth.failed", peer=peer(connection), reason=reason, wire=wire.value)
-            # The Java server's exact heads (OpenICF's WebSocket filter), which IDM expects.
+            # The Java server's exact heads (OpenICF's WebSocket filter), which IDM expects;
+            # a throttled key is refused as a wrong one.
             if missing:
                 return _java_status(401, "Unauthorized. ", Headers({"WWW-Authenticate": REALM}))
             return _java_status(403, "Failed To connect")
-        log.warning("auth.failed", peer=peer(connection), reason=reason)
+        if verdict is Verdict.THROTTLED:
+            wait = max(1, math.ceil(self.authenticator.retry_after(address)))
+            response = _plain(
+                connection,
+                http.HTTPStatus.TOO_MANY_REQUESTS,
+                f"too many failed keys from this address; retry in {wait} s\n",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
         response = _plain(connection, http.HTTPStatus(verdict.value), "Failed to connect\n")
         if missing:
             response.headers["WWW-Authenticate"] = REALM
         return response
+
+    def log_unlogged_refusals(self) -> None:
+        """The refusals `_refuse` left for later, one line per address (housekeeping)."""
+        for address, count in self.authenticator.unlogged():
+            log.warning(
+                "auth.failed", peer=address, reason="throttled after failed keys", refused=count
+            )
 
     def _metrics_response(self, connection: ServerConnection, request: Request) -> Response:
         """The registry in Prometheus' text format (or OpenMetrics, when the scraper asks)."""

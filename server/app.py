@@ -90,7 +90,9 @@ class ConnectorServer:
             draining=lambda: self.draining,
         )
         self.pools = PoolManager(
-            inline_idle_s=settings.inline_configuration_idle_s, metrics=self.metrics
+            inline_idle_s=settings.inline_configuration_idle_s,
+            inline_max=settings.inline_configuration_max,
+            metrics=self.metrics,
         )
         self.authenticator = Authenticator(
             settings.key_hash,
@@ -132,6 +134,16 @@ class ConnectorServer:
     @property
     def connection_count(self) -> int:
         return len(self.connections)
+
+    def problems(self) -> list[str]:
+        """What the configurations' shared resources ask an operator to fix (readiness)."""
+        found = []
+        for pool in self.pools:
+            shared = pool.shared
+            if shared is not None:
+                name = pool.key.configuration_name
+                found += [f"configuration {name}: {problem}" for problem in shared.problems()]
+        return found
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -272,6 +284,7 @@ class ConnectorServer:
                 await self.pools.housekeep()
             except Exception:
                 log.exception("pool.housekeeping_failed")
+            self.admission.log_unlogged_refusals()
 
     # -- configurations ---------------------------------------------------------------------
 

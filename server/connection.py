@@ -17,13 +17,17 @@ same frame (a test holds it to that). Every frame in both directions goes throug
 A bad frame costs one error frame, never the connection (docs/protocol.md "Errors"); so does a
 frame beyond the connection's rate (`max_frames_per_second`, a token bucket: the per-connection
 message rate limit docs/hardening.md §B1 advises, which websockets does not provide).
+
+The reader's own answers are bounded per connection, as search parts are: a peer that keeps
+sending and never reads would otherwise have them pile up in memory. Past
+`max_pending_replies` unsent answers the connection is cut off (closed with 1008), and nothing
+more it sends is read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from connector.ratelimit import TokenBucket
 from protocol.codec import FrameError, decode, encode, error_frame
 from protocol.errors import ConnectorException, ProtocolError, RetryableException
 from protocol.frames import (
@@ -54,7 +59,7 @@ from protocol.values import ConnectorObject, SearchResult, SyncDelta, SyncToken
 from server.configurations import Configurations
 from server.logs import get_logger
 from server.metrics import ServerMetrics
-from server.runner import Operations, Replies
+from server.runner import Operations, Replies, cut_off
 from server.settings import ServerSettings
 
 log = get_logger("server.connection")
@@ -149,31 +154,12 @@ class JsonSink:
 PEER_NAME = "hubspot-rcs"
 
 
-class FrameBucket:
-    """`rate` frames a second on average, `burst` at once: a token bucket on the monotonic clock."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self._tokens = self.burst
-        self._updated = time.monotonic()
-
-    @classmethod
-    def for_settings(cls, settings: ServerSettings) -> FrameBucket | None:
-        """The bucket `max_frames_per_second` and `frame_burst` ask for; None when unlimited."""
-        if settings.max_frames_per_second is None:
-            return None
-        return cls(settings.max_frames_per_second, settings.frame_burst)
-
-    def take(self) -> bool:
-        """Spend a token for one frame; False when none is left (the frame is refused)."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+def frame_bucket(settings: ServerSettings) -> TokenBucket | None:
+    """The per-connection frame limit `max_frames_per_second` and `frame_burst` ask for (both
+    wires); None when unlimited."""
+    if settings.max_frames_per_second is None:
+        return None
+    return TokenBucket(settings.max_frames_per_second, capacity=settings.frame_burst)
 
 
 class Connection:
@@ -197,8 +183,9 @@ class Connection:
         self._metrics = metrics
         self._settings = settings
         self._limits = Limits(settings.search_frame_max_objects, settings.search_frame_max_bytes)
-        self._replies = Replies()
-        self._bucket = FrameBucket.for_settings(settings)
+        self._cut_off = False
+        self._replies = Replies(settings.max_pending_replies, self._cut_off_peer)
+        self._bucket = frame_bucket(settings)
 
     @property
     def operations(self) -> Mapping[Hashable, asyncio.Task[None]]:
@@ -223,12 +210,14 @@ class Connection:
 
     def receive(self, message: str | bytes) -> None:
         """Act on one frame; never awaits."""
+        if self._cut_off:
+            return
         try:
             frame = decode(message)
         except FrameError as exc:
             self._reply(error_frame(exc.message_id or 0, exc))
             return
-        if self._bucket is not None and not self._bucket.take():
+        if self._bucket is not None and not self._bucket.try_take():
             # Decoded first, so the error names the frame's messageId; not acted on.
             self._metrics.refused_frames.inc()
             limit = self._settings.max_frames_per_second
@@ -332,3 +321,8 @@ class Connection:
         with contextlib.suppress(ProtocolError):
             self.session.sent(frame)
         self._replies.spawn(self._send(encode(frame).encode()))
+
+    def _cut_off_peer(self) -> None:
+        """The peer sends and does not read: close, rather than hold its answers."""
+        self._cut_off = True
+        cut_off(self.ws, self._metrics, self._replies)

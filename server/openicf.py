@@ -66,11 +66,11 @@ from protocol.values import (
     SyncDelta,
     SyncToken,
 )
-from server.connection import FrameBucket
+from server.connection import frame_bucket
 from server.facades import Facades
 from server.logs import get_logger
 from server.metrics import ServerMetrics
-from server.runner import OperationRunner, Operations, Replies
+from server.runner import OperationRunner, Operations, Replies, cut_off
 from server.settings import ServerSettings
 
 log = get_logger("server.openicf")
@@ -305,8 +305,8 @@ class OpenICFConnection:
         self.session = Session(Side.SERVER, hub.identity.handshake)
         self.group: ConnectionGroup | None = None
         self.open = True
-        self._replies = Replies()
-        self._bucket = FrameBucket.for_settings(hub.settings)
+        self._replies = Replies(hub.settings.max_pending_replies, self._cut_off_peer)
+        self._bucket = frame_bucket(hub.settings)
 
     @property
     def operations(self) -> dict[Any, asyncio.Task[None]]:
@@ -372,6 +372,10 @@ class OpenICFConnection:
     def _reply(self, message: RemoteMessage) -> None:
         self.spawn(self.send(message))
 
+    def _cut_off_peer(self) -> None:
+        """The peer sends and does not read: close, rather than hold its answers."""
+        cut_off(self.ws, self.hub.metrics, self._replies)
+
     # -- the reader -----------------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
@@ -381,7 +385,7 @@ class OpenICFConnection:
         except WireFormatError as exc:
             self._reply(messages.error(messages.leading_message_id(data), exc))
             return
-        if self._bucket is not None and not self._bucket.take():
+        if self._bucket is not None and not self._bucket.try_take():
             self.hub.metrics.refused_frames.inc()
             limit = self.hub.settings.max_frames_per_second
             refused = RetryableException(

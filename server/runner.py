@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Final
 
 import structlog
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from protocol.configuration import InlineConfiguration
@@ -274,12 +275,33 @@ class Operations:
 
 class Replies:
     """Small sends that must not hold up their caller (a reader never awaits a send): each
-    runs as its own task, and a reply to a peer that has gone away is simply not sent."""
+    runs as its own task, and a reply to a peer that has gone away is simply not sent.
 
-    def __init__(self) -> None:
+    Bounded per connection, as search parts are: past `limit` unsent replies the peer is not
+    reading them, and `on_overflow` cuts it off (`cut_off`) instead of the server buffering
+    without end."""
+
+    def __init__(
+        self, limit: int | None = None, on_overflow: Callable[[], None] | None = None
+    ) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self.overflowed = False
+        self.closing: asyncio.Task[None] | None = None
+        """The close of a connection cut off, kept referenced until it is done."""
+
+    def __len__(self) -> int:
+        return len(self._tasks)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self.overflowed or (self._limit is not None and len(self._tasks) >= self._limit):
+            coroutine.close()
+            if not self.overflowed:
+                self.overflowed = True
+                if self._on_overflow is not None:
+                    self._on_overflow()
+            return
         task = asyncio.get_running_loop().create_task(_quietly(coroutine))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -293,6 +315,19 @@ class Replies:
         for task in list(self._tasks):
             task.cancel()
         await self.wait()
+
+
+def cut_off(ws: ServerConnection, metrics: ServerMetrics, replies: Replies) -> None:
+    """Close a connection whose peer sends and does not read its answers (either wire).
+
+    The answers pending fail once the socket is closed; the close frame queues behind unread
+    data, and websockets aborts the connection after close_timeout."""
+    metrics.connections_cut_off.inc()
+    reason = "the peer does not read its answers"
+    log.warning("connection.cut_off", reason=reason, pending=len(replies))
+    replies.closing = asyncio.get_running_loop().create_task(
+        _quietly(ws.close(1008, "answers not read"))
+    )
 
 
 async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:

@@ -137,11 +137,22 @@ class HubspotConfiguration(Configuration):
         60.0,
         order=15,
         display="Sync Look-Back Seconds",
+        group="Sync",
         ge=0,
         le=3600,
         help="Live sync reads changes this far behind the newest again, and drops those it "
         "delivered, so that a change HubSpot's search indexed late is not missed; it must be "
         "longer than HubSpot's indexing delay (docs/hubspot-connector.md, Live sync)",
+    )
+    searchIndexingDelaySeconds: float = Property(
+        10.0,
+        order=16,
+        display="Search Indexing Delay Seconds",
+        ge=0,
+        le=120,
+        help="How long HubSpot's search may lag a write. After a company create whose answer "
+        "was lost, the connector waits this long before searching for it, so that it never "
+        "sends a create twice",
     )
 
     @classmethod
