@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
-BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_reconcile hubspot_sync openicf_codec hubspot_429
+BENCHMARKS := protocol openicf emulator hubspot_read hubspot_rate hubspot_reconcile hubspot_sync hubspot_429 openicf_codec
 
 .PHONY: run test lint typecheck unit bench soak clean proto
 

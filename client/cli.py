@@ -11,6 +11,10 @@ CONFIG names a configuration the server holds; the connector key each operation 
 from the server's CONNECTOR_INFO (or `--connector bundleName:bundleVersion:connectorName`).
 `@FILE` instead of a name sends a provisioner file inline, with the file's `connectorRef`.
 
+`--protocol openicf` speaks OpenICF 1.5, as IDM does, instead of our JSON protocol; the output
+is the same. That wire has no named configurations (IDM sends its provisioner file with every
+request), so CONFIG must then be `@FILE`: a name is refused before any socket opens.
+
 Output is JSON on stdout (a search writes one object per line, its SearchResult last); errors
 go to stderr as `<ICF exception class>: <message>`, with exit status 1 (2 for usage errors).
 """
@@ -115,6 +119,20 @@ def parse_sort_keys(text: str) -> list[SortKey]:
         descending = item.startswith("-")
         keys.append(SortKey(field=item.lstrip("+-"), ascending=not descending))
     return keys
+
+
+def check_protocol(args: argparse.Namespace) -> None:
+    """Refuse a configuration name on the OpenICF wire, saying what works instead."""
+    config = getattr(args, "config", None)
+    if args.protocol != "openicf" or config is None or config.startswith("@"):
+        return
+    raise UsageError(
+        f"configuration {config!r}: the OpenICF protocol has no configurations held by name on "
+        "the server; each request carries its whole configuration, as IDM sends it. Give the "
+        f"provisioner file instead (@provisioner.openicf-{config}.json; its confidential "
+        "properties travel as GuardedStrings), or use --protocol json to name the server's "
+        "configuration"
+    )
 
 
 def read_key(args: argparse.Namespace) -> str:
@@ -404,6 +422,13 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--key", help="the shared key (visible to ps: prefer the others)")
     top.add_argument("--key-file", help="a file holding the shared key")
     top.add_argument("--bearer", action="store_true", help="send the key as a Bearer token")
+    top.add_argument(
+        "--protocol",
+        choices=["json", "openicf"],
+        default="json",
+        help="the wire: json (ours) or openicf (OpenICF 1.5, as IDM speaks it; CONFIG must "
+        "then be @FILE); default json",
+    )
     top.add_argument("--connector", help="bundleName:bundleVersion:connectorName")
     top.add_argument("--timeout", type=float, help="seconds to wait for an answer")
     top.add_argument(
@@ -476,6 +501,7 @@ def parser() -> argparse.ArgumentParser:
 
 def prepare(args: argparse.Namespace) -> None:
     """Read the files the command names before any socket opens."""
+    check_protocol(args)
     config = getattr(args, "config", None)
     args.inline_document = None
     if isinstance(config, str) and config.startswith("@"):
@@ -494,7 +520,11 @@ def prepare(args: argparse.Namespace) -> None:
 
 async def run(args: argparse.Namespace, out: TextIO) -> None:
     async with await RcsClient.connect(
-        args.url, read_key(args), ssl=ssl_context(args), auth="bearer" if args.bearer else "basic"
+        args.url,
+        read_key(args),
+        protocol=args.protocol,
+        ssl=ssl_context(args),
+        auth="bearer" if args.bearer else "basic",
     ) as client:
         await args.func(client, args, out)
 

@@ -31,10 +31,11 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, TypeAlias
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
 
 from client.rawparts import RawPart, raw_part
 from protocol.codec import FrameError, decode_response, encode, exception_from
@@ -46,9 +47,11 @@ from protocol.errors import (
     ConnectorException,
     InvalidCredentialException,
     OperationTimeoutException,
+    ProtocolError,
 )
 from protocol.filters import Filter
 from protocol.frames import (
+    HANDSHAKE_MESSAGE_ID,
     CancelRequest,
     ControlRequest,
     ControlResponse,
@@ -74,6 +77,7 @@ from protocol.frames import (
 )
 from protocol.info import ConfigurationInfo, ConnectorInfo
 from protocol.schema import Schema
+from protocol.session import Session, Side
 from protocol.values import (
     Attributes,
     ConnectorObject,
@@ -94,6 +98,8 @@ STREAM_QUEUE_FRAMES: Final = 8
 CALL_TIMEOUT_S: Final = 300.0
 """A call's deadline when neither the call nor the client names one: for a single answer, the
 whole wait; for a stream, the wait for each part."""
+Wire: TypeAlias = Literal["json", "openicf"]
+"""The protocols a client speaks: ours (docs/protocol.md) and OpenICF 1.5 (docs/openicf-rpc.md)."""
 
 
 class _Pending:
@@ -174,8 +180,58 @@ def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
     return "Basic " + base64.b64encode(f"anonymous:{key}".encode()).decode()
 
 
+async def open_socket(
+    url: str,
+    key: str,
+    *,
+    ssl: ssl_module.SSLContext | None,
+    auth: Literal["basic", "bearer"],
+    open_timeout_s: float,
+    max_frame_bytes: int,
+    subprotocol: str | None = None,
+) -> ClientConnection:
+    """One authenticated WebSocket to the server, its refusals raised as ICF exceptions."""
+    try:
+        return await connect(
+            url,
+            additional_headers={"Authorization": _authorization(key, auth)},
+            subprotocols=[Subprotocol(subprotocol)] if subprotocol else None,
+            ssl=ssl if url.startswith("wss:") else None,
+            compression=None,
+            open_timeout=open_timeout_s,
+            max_size=max_frame_bytes,
+            max_queue=4,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        said = (exc.response.body or b"").decode(errors="replace").strip()
+        if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
+            raise InvalidCredentialException(
+                "the server requires a client certificate (mutual TLS) and got none"
+            ) from None
+        if status in (401, 403):
+            raise InvalidCredentialException(
+                f"the server refused the key (HTTP {status})"
+            ) from None
+        reason = f": {said}" if said and len(said) < 80 else ""
+        raise ConnectionFailedException(
+            f"the server refused the connection (HTTP {status}{reason})"
+        ) from None
+    except InvalidHandshake as exc:
+        # Under TLS 1.3 a server that refuses the client's certificate says so only after
+        # the client has sent its request: the answer is an alert, then a closed socket.
+        tls = " (did it refuse our TLS client certificate?)" if url.startswith("wss:") else ""
+        raise ConnectionFailedException(
+            f"the server at {url} closed the connection during the upgrade{tls}: {exc}"
+        ) from None
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
+
+
 class RcsClient:
     """A connection to a connector server. Build it with `await RcsClient.connect(...)`."""
+
+    protocol: Wire = "json"
 
     def __init__(
         self,
@@ -185,11 +241,12 @@ class RcsClient:
         call_timeout_s: float = CALL_TIMEOUT_S,
     ) -> None:
         self.ws = ws
+        self.session = Session(Side.CLIENT)
+        """The wire's state table: every frame this client sends or reads goes through it."""
         self.call_timeout_s = call_timeout_s
         self._dropped: list[int] = []
         """Requests of streams collected unclosed: cancelled with the next frame sent."""
         self._pending: dict[int, _Pending] = {}
-        self._next_id = 1
         self._stream_queue_frames = stream_queue_frames
         self._raw_ids: set[int] = set()
         """Requests whose search parts go to their reader unvalidated (client/fastpath.py)."""
@@ -204,6 +261,7 @@ class RcsClient:
         url: str,
         key: str,
         *,
+        protocol: Wire = "json",
         ssl: ssl_module.SSLContext | None = None,
         auth: Literal["basic", "bearer"] = "basic",
         peer_name: str = "hubspot-rcs-client",
@@ -214,43 +272,33 @@ class RcsClient:
     ) -> RcsClient:
         """Open the socket, authenticate on the upgrade, and do the handshake.
 
+        `protocol` picks the wire: `json` (ours, docs/protocol.md) or `openicf` (OpenICF 1.5,
+        as IDM speaks it, docs/openicf-rpc.md); the API above it is the same.
         Raises `InvalidCredentialException` when the server refuses the key (401/403) and
         `ConnectionFailedException` when it cannot be reached.
         """
-        try:
-            ws = await connect(
+        if protocol == "openicf":
+            from client.openicf import OpenIcfClient
+
+            return await OpenIcfClient.open(
                 url,
-                additional_headers={"Authorization": _authorization(key, auth)},
-                ssl=ssl if url.startswith("wss:") else None,
-                compression=None,
-                open_timeout=open_timeout_s,
-                max_size=max_frame_bytes,
-                max_queue=4,
+                key,
+                ssl=ssl,
+                auth=auth,
+                open_timeout_s=open_timeout_s,
+                max_frame_bytes=max_frame_bytes,
+                stream_queue_frames=stream_queue_frames,
             )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            said = (exc.response.body or b"").decode(errors="replace").strip()
-            if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
-                raise InvalidCredentialException(
-                    "the server requires a client certificate (mutual TLS) and got none"
-                ) from None
-            if status in (401, 403):
-                raise InvalidCredentialException(
-                    f"the server refused the key (HTTP {status})"
-                ) from None
-            reason = f": {said}" if said and len(said) < 80 else ""
-            raise ConnectionFailedException(
-                f"the server refused the connection (HTTP {status}{reason})"
-            ) from None
-        except InvalidHandshake as exc:
-            # Under TLS 1.3 a server that refuses the client's certificate says so only after
-            # the client has sent its request: the answer is an alert, then a closed socket.
-            tls = " (did it refuse our TLS client certificate?)" if url.startswith("wss:") else ""
-            raise ConnectionFailedException(
-                f"the server at {url} closed the connection during the upgrade{tls}: {exc}"
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
+        if protocol != "json":
+            raise ValueError(f"unknown protocol {protocol!r}: json or openicf")
+        ws = await open_socket(
+            url,
+            key,
+            ssl=ssl,
+            auth=auth,
+            open_timeout_s=open_timeout_s,
+            max_frame_bytes=max_frame_bytes,
+        )
         client = cls(ws, stream_queue_frames=stream_queue_frames, call_timeout_s=call_timeout_s)
         client._reader = asyncio.get_running_loop().create_task(client._read())
         try:
@@ -292,6 +340,7 @@ class RcsClient:
                     continue
                 try:
                     frame = decode_response(message)
+                    self.session.receive(frame)
                 except FrameError as exc:
                     # An answer that cannot be read fails the request it names; one naming
                     # none is not an answer to anything of ours.
@@ -308,6 +357,8 @@ class RcsClient:
                             )
                         )
                     continue
+                except ProtocolError:
+                    continue  # out of the session's order: not an answer to anything of ours
                 pending = self._pending.get(frame.messageId)
                 if pending is not None:
                     await pending.put(frame)
@@ -322,9 +373,7 @@ class RcsClient:
         if self._closed_error is not None:
             raise self._closed_error
         if message_id is None:
-            while self._next_id in self._pending:
-                self._next_id += 1
-            message_id, self._next_id = self._next_id, self._next_id + 1
+            message_id = self._next_id()
         pending = _Pending(limit)
         self._pending[message_id] = pending
         return message_id, pending
@@ -335,6 +384,16 @@ class RcsClient:
         pending = self._pending.pop(message_id, None)
         if pending is not None:
             pending.abandon()
+        if message_id != HANDSHAKE_MESSAGE_ID:
+            self._finished(message_id)
+
+    def _next_id(self) -> int:
+        """A fresh id for a request of ours, from the wire's session."""
+        return self.session.next_request_id()
+
+    def _finished(self, message_id: int) -> None:
+        """Request `message_id` has its whole answer, or we gave up on it."""
+        self.session.finish(message_id)
 
     def _timeout(self, timeout_s: float | None) -> float:
         """A call's deadline: its own, else the client's (never none: a lost answer must not
@@ -342,6 +401,7 @@ class RcsClient:
         return self.call_timeout_s if timeout_s is None else timeout_s
 
     async def _send(self, frame: RequestFrame) -> None:
+        self.session.sent(frame)
         try:
             while self._dropped:  # cancels owed for streams collected unclosed
                 target = self._dropped.pop()
@@ -379,12 +439,13 @@ class RcsClient:
 
     async def _handshake(self, peer_name: str) -> None:
         hello = Handshake(sessionId=uuid.uuid4().hex, peerName=peer_name)
-        _, pending = self._open(message_id=0)
+        _, pending = self._open(message_id=HANDSHAKE_MESSAGE_ID)
         try:
-            await self._send(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
+            body = RequestBody(handshake=hello)
+            await self._send(RequestFrame(messageId=HANDSHAKE_MESSAGE_ID, request=body))
             frame = await pending.get()
         finally:
-            self._forget(0)
+            self._forget(HANDSHAKE_MESSAGE_ID)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         self.server_session = frame.response.handshake

@@ -118,6 +118,8 @@ class MemoryConfiguration(Configuration):
         default_factory=lambda: ["contact", "company"],
         order=1,
         help="The object classes the connector holds",
+        display="Object Classes",
+        group="Objects",
     )
     seed: int = Property(
         0,
@@ -125,6 +127,8 @@ class MemoryConfiguration(Configuration):
         le=MAX_SEED,
         order=2,
         help="Objects generated in the first object class at start",
+        display="Seed Objects",
+        group="Objects",
     )
     virtualObjects: int = Property(
         0,
@@ -133,15 +137,43 @@ class MemoryConfiguration(Configuration):
         order=3,
         help="Objects of the first object class made up as a search reaches them, never stored "
         "(long streams in constant memory)",
+        display="Virtual Objects",
+        group="Objects",
     )
     pageSize: int = Property(
-        100, ge=1, le=MAX_PAGE_SIZE, order=4, help="Objects per page of a search"
+        100,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        order=4,
+        help="Objects per page of a search",
+        display="Page Size",
+        group="Behaviour",
     )
-    pageDelayMs: float = Property(0.0, ge=0, le=60_000, order=5, help="A pause before each page")
+    pageDelayMs: float = Property(
+        0.0,
+        ge=0,
+        le=60_000,
+        order=5,
+        help="A pause before each page",
+        display="Page Delay (ms)",
+        group="Behaviour",
+    )
     apiKey: GuardedString | None = Property(
-        None, confidential=True, order=8, help="When set, `test` checks expectedApiKey"
+        None,
+        confidential=True,
+        order=8,
+        help="When set, `test` checks expectedApiKey",
+        display="API Key",
+        group="Authentication",
     )
-    expectedApiKey: GuardedString | None = Property(None, confidential=True, order=9)
+    expectedApiKey: GuardedString | None = Property(
+        None,
+        confidential=True,
+        order=9,
+        help="The key `test` expects apiKey to be",
+        display="Expected API Key",
+        group="Authentication",
+    )
 
 
 @dataclass

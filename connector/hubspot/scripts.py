@@ -16,7 +16,11 @@ import json
 import textwrap
 from typing import Any
 
-from protocol.errors import InvalidAttributeValueException, PermissionDeniedException
+from protocol.errors import (
+    ConnectorException,
+    InvalidAttributeValueException,
+    PermissionDeniedException,
+)
 from protocol.values import JsonValue
 
 LANGUAGES = frozenset({"python", "py", "python3"})
@@ -50,7 +54,13 @@ async def run_python(
             f"the script does not compile: {exc.msg} (line {(exc.lineno or 2) - 1})"
         ) from None
     exec(code, namespace)  # noqa: S102 - enabled by the operator, see the module docstring
-    result = await namespace["__script__"](connector, arguments)
+    try:
+        result = await namespace["__script__"](connector, arguments)
+    except ConnectorException:
+        raise  # the connector's own (UnknownUidException, ...): IDM maps these by class
+    except Exception as exc:
+        # The script's own failure, named for its author (not the server's "internal error").
+        raise ConnectorException(f"the script raised {type(exc).__name__}: {exc}") from None
     try:
         json.dumps(result)
     except (TypeError, ValueError):
