@@ -107,6 +107,12 @@ def _tokens(text: str) -> list[str]:
             break
         match = _TOKEN.match(text, position)
         if match is None:
+            start = len(text) - len(text[position:].lstrip())
+            if text[start] == '"':
+                raise QueryFilterError(
+                    f"the string that starts at character {start + 1} is not closed "
+                    '(a " is missing)'
+                )
             raise QueryFilterError(f"cannot read the filter at character {position + 1}")
         tokens.append(match.group(match.lastgroup or "word"))
         position = match.end()

@@ -167,6 +167,8 @@ def _write_conf(conf: Path, *, host: str, port: int, key: str, emulator: Emulato
         f"connectorserver.port={port}\n"
         f"connectorserver.key={keyhash.hash_key(key)}\n"
         "connectorserver.keystore=keys/keystore.json\n"
+        # Scripts run code sent over the wire: on for a demo that only this machine can reach.
+        f"connectorserver.scriptingEnabled={'true' if _loopback(host) else 'false'}\n"
     )
     ref = HubspotConnector.connector_key
     provisioner = {
@@ -314,6 +316,10 @@ def _shown(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(absolute.relative_to(Path.cwd()))
     return str(path)
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 def _url_host(host: str) -> str:

@@ -111,9 +111,9 @@ async def test_the_demo_serves_hubspot_and_stops_on_ctrl_c(tmp_path: Path) -> No
         assert tested["ok"] is True and "contact" in tested["objectTypes"]
         *smiths, result = run_printed(commands[1], tmp_path)
         assert smiths and {tuple(c["attributes"]["lastname"]) for c in smiths} == {("Smith",)}
-        assert "remainingPagedResults" in result
+        assert "remainingPagedResults" in result["searchResult"]
         *companies, result = run_printed(commands[2], tmp_path)
-        assert len(companies) == 5 and result["pagedResultsCookie"]
+        assert len(companies) == 5 and result["searchResult"]["pagedResultsCookie"]
         [uid] = run_printed(commands[3], tmp_path)
 
         async with await RcsClient.connect(url, KEY) as client:
