@@ -11,6 +11,7 @@ HubSpot, a server in the foreground). Every fence says what it holds: `sh`, `sh 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -132,10 +133,8 @@ def run_block(block: Block, cwd: Path, url: str, port: int | None) -> None:
         output, _ = process.communicate(timeout=BLOCK_TIMEOUT_S)
     finally:
         # A block that started a server in the background leaves nothing behind.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert process.returncode == 0, f"{block} failed ({process.returncode}):\n{output[-4000:]}"
 
 

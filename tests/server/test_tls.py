@@ -70,7 +70,7 @@ async def test_tls_with_a_ca_signed_certificate(ca: Authority, tls_server: Conne
         async with await RcsClient.connect(url, KEY, ssl=trusted) as client:
             assert await client.connectors()
     with pytest.raises(
-        ConnectionFailedException, match="cannot verify the certificate of .*--cacert"
+        ConnectionFailedException, match=r"cannot verify the certificate of .*--cacert"
     ):
         await RcsClient.connect(tls_server.url, KEY, ssl=tls_context())  # the system's CAs
 
