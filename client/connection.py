@@ -260,7 +260,7 @@ class RcsClient:
         except ssl_module.SSLError as exc:
             if exc.reason in _NOT_TLS:
                 raise ConnectionFailedException(
-                    f"the server at {url} does not speak TLS; use ws:// for it"
+                    f"the server at {url} does not speak TLS; use ws://"
                 ) from None
             raise ConnectionFailedException(f"TLS with {url} failed: {exc}") from None
         except TimeoutError:
@@ -268,7 +268,14 @@ class RcsClient:
                 f"the server at {url} did not complete the upgrade within {open_timeout_s:g} s"
             ) from None
         except OSError as exc:
-            reason = exc.strerror or str(exc)
+            if url.startswith("wss:") and isinstance(
+                exc, ConnectionResetError | ssl_module.SSLEOFError
+            ):
+                raise ConnectionFailedException(
+                    f"the server at {url} ended the connection in the TLS handshake; if it does "
+                    "not serve TLS, use ws://"
+                ) from None
+            reason = exc.strerror or str(exc) or type(exc).__name__
             hint = " (is the server running? `hubspot-rcs serve`, or `make run`)"
             refused = isinstance(exc, ConnectionRefusedError)
             raise ConnectionFailedException(

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+import traceback
 from typing import Any
 
-from protocol.errors import InvalidAttributeValueException, PermissionDeniedException
+from protocol.errors import (
+    ConnectorException,
+    InvalidAttributeValueException,
+    PermissionDeniedException,
+)
 from protocol.values import JsonValue
 
 LANGUAGES = frozenset({"python", "py", "python3"})
@@ -50,7 +55,16 @@ async def run_python(
             f"the script does not compile: {exc.msg} (line {(exc.lineno or 2) - 1})"
         ) from None
     exec(code, namespace)  # noqa: S102 - enabled by the operator, see the module docstring
-    result = await namespace["__script__"](connector, arguments)
+    try:
+        result = await namespace["__script__"](connector, arguments)
+    except ConnectorException:
+        raise  # HubSpot's own refusals (connector.request) keep their ICF class
+    except Exception as exc:
+        # The script's mistake, told as the script's: a bare "internal error" would blame the
+        # server and hide the line to fix.
+        raise ConnectorException(
+            f"the script raised {type(exc).__name__}: {exc}{_script_line(exc)}"
+        ) from None
     try:
         json.dumps(result)
     except (TypeError, ValueError):
@@ -58,3 +72,9 @@ async def run_python(
             f"the script returned a {type(result).__name__}, which is not JSON"
         ) from None
     return result
+
+
+def _script_line(exc: BaseException) -> str:
+    """` (line N)` of the script where `exc` was raised, counted as the user wrote it."""
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<script>"]
+    return f" (line {lines[-1] - 1})" if lines and lines[-1] else ""

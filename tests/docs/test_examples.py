@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KEY, command
-from tests.server.test_demo import banner
+from tests.demo import running_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", ROOT / "conf" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -88,23 +88,8 @@ def test_the_documentation_has_examples_that_run() -> None:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`hubspot-rcs demo` on a free port, as `make run` starts it; its URL."""
-    scratch = tmp_path_factory.mktemp("demo")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RCS_")}
-    process = subprocess.Popen(
-        [*command("hubspot-rcs"), "demo", "--port", "0", "--dir", str(scratch / "demo")],
-        cwd=scratch,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ | {"RCS_KEY": KEY, "RCS_LOG_FORMAT": "json"},
-    )
-    try:
-        printed = banner(process)
-        [url] = [w for line in printed for w in line.split() if w.startswith("ws://")][:1]
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+    with running_demo(tmp_path_factory.mktemp("demo")) as running:
+        yield running.url
 
 
 def run_block(block: Block, cwd: Path, url: str, port: int | None) -> None:
