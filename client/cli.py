@@ -380,17 +380,17 @@ async def cmd_script(client: RcsClient, args: argparse.Namespace, out: Writer) -
 # -- the parser -----------------------------------------------------------------------------------
 
 CONFIG_HELP = (
-    "a configuration the server holds (see `info`), e.g. hubspot; or @FILE to send a "
+    "a configuration the server holds (see info), e.g. hubspot; or @FILE to send a "
     "provisioner file inline as IDM does, e.g. @provisioner.openicf-hubspot.json"
 )
 ATTR_HELP = (
     "an attribute value, repeatable: name=value (text; repeat the name for several values), "
     'name:=JSON for a typed value (age:=42, tags:=\'["a","b"]\'), name= for none (clears it '
-    "in an update); e.g. --attr __NAME__=ann@example.com --attr firstname=Ann"
+    "in an update); e.g. --attr __NAME__=ann@example.com --attr firstname=Ann (default: none)"
 )
 JSON_HELP = (
     "the attributes as one JSON object, or @FILE to read it, e.g. "
-    '\'{"firstname": "Ann", "phone": null}\'; --attr values are added to it'
+    '\'{"firstname": "Ann", "phone": null}\'; --attr values are added to it (default: none)'
 )
 ATTRIBUTES_HELP = (
     "the attributes to return, comma-separated, e.g. __NAME__,firstname (default: the "
@@ -467,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
         for arg in positional:
             helps = {
                 "config": CONFIG_HELP,
-                "object_class": "the object class, e.g. contact or company (see `schema`)",
+                "object_class": "the object class, e.g. contact or company (see schema)",
                 "uid": "the object's uid, e.g. 1001",
             }
             sub.add_argument(arg, help=helps[arg])
@@ -540,17 +540,22 @@ def parser() -> argparse.ArgumentParser:
         "--language", required=True, help="the script's language, e.g. python (required)"
     )
     source = script.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="the script itself, e.g. 'return arguments[\"n\"] + 1'")
-    source.add_argument("--file", help="a file holding the script")
+    source.add_argument(
+        "--text", help="the script itself, e.g. 'return arguments[\"n\"] + 1' (required, or --file)"
+    )
+    source.add_argument("--file", help="a file holding the script (required, or --text)")
     script.add_argument(
         "--arg",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a script argument, repeatable: name=text or name:=JSON, e.g. --arg n:=1",
+        help="a script argument, repeatable: name=text or name:=JSON, e.g. --arg n:=1 "
+        "(default: none)",
     )
     script.add_argument(
-        "--json", metavar="JSON|@FILE", help="the arguments as one JSON object, or @FILE"
+        "--json",
+        metavar="JSON|@FILE",
+        help="the arguments as one JSON object, or @FILE (default: none)",
     )
     return top
 

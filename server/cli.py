@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import importlib.metadata
 import os
 import signal
 import ssl
@@ -170,26 +171,53 @@ def _health(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVE_DESCRIPTION = (
+    "Load the configuration directory (ConnectorServer.properties, every "
+    "provisioner.openicf-<name>.json, the RCS_* environment), check every configuration "
+    "against the installed connectors, then listen until SIGTERM or SIGINT, which drain it. "
+    "SIGHUP reloads the configurations. A configuration error stops the start: every problem "
+    "is listed on stderr, with exit status 1."
+)
+HEALTH_DESCRIPTION = (
+    "Ask the running server's /livez (or /readyz) on loopback, as a container's probe does. It "
+    "reads only the listener's settings, needs no key and loads no secret. Exit status 0 when "
+    "the answer is 200, 1 otherwise with the reason on stderr."
+)
+CONF_HELP = "the configuration directory, e.g. /etc/hubspot-rcs (default ./conf)"
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("hubspot-rcs")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="hubspot-rcs", description="A remote connector server for HubSpot and IDM."
+        prog="hubspot-rcs",
+        description="A remote connector server for HubSpot and IDM.",
+        epilog="Example: hubspot-rcs key set --conf conf --generate && hubspot-rcs serve "
+        "--conf conf",
     )
-    commands = top.add_subparsers(dest="command", required=True)
+    top.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
-        "serve", help="run the connector server", description=__doc__.split("\n\n")[2]
+        "serve", help="run the connector server", description=SERVE_DESCRIPTION
     )
-    serve.add_argument(
-        "--conf",
-        type=Path,
-        default=Path("conf"),
-        help="the configuration directory (default: ./conf)",
-    )
+    serve.add_argument("--conf", type=Path, default=Path("conf"), help=CONF_HELP)
     serve.set_defaults(func=_serve)
-    health = commands.add_parser("health", help="probe the running server (exit 0 when healthy)")
-    health.add_argument(
-        "--conf", type=Path, default=Path("conf"), help="the configuration directory"
+    health = commands.add_parser(
+        "health",
+        help="probe the running server (exit 0 when healthy)",
+        description=HEALTH_DESCRIPTION,
     )
-    health.add_argument("--ready", action="store_true", help="ask /readyz instead of /livez")
+    health.add_argument("--conf", type=Path, default=Path("conf"), help=CONF_HELP)
+    health.add_argument(
+        "--ready",
+        action="store_true",
+        help="ask /readyz (ready to take work) instead of /livez (alive) (default: /livez)",
+    )
     health.set_defaults(func=_health)
     add_subcommands(commands)
     add_demo(commands, serve=main)

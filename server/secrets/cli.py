@@ -35,53 +35,97 @@ _OK, _FAILED, _USAGE = 0, 1, 2
 
 def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `key set` and `secrets ...` to the `hubspot-rcs` command."""
-    key = subparsers.add_parser("key", help="the shared key IDM presents")
-    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key = subparsers.add_parser(
+        "key", help="the shared key IDM presents", description="The shared key IDM presents."
+    )
+    key_commands = key.add_subparsers(dest="key_command", required=True, metavar="COMMAND")
     key_set = key_commands.add_parser(
         "set",
         help="store the shared key's salted hash in ConnectorServer.properties",
-        description="Reads the key from stdin (or --key-file) and stores its scrypt hash as "
-        "connectorserver.key. IDM sends the key itself (remoteConnectorServers[].key).",
+        description="Reads the key from stdin (typed twice on a terminal) or --key-file, or makes "
+        "one up with --generate, and stores its salted scrypt hash as connectorserver.key. IDM "
+        "sends the key itself (remoteConnectorServers[].key). Example: "
+        'echo "$RCS_KEY" | hubspot-rcs key set --conf conf',
     )
     _conf_option(key_set)
     source = key_set.add_mutually_exclusive_group()
-    source.add_argument("--key-file", type=Path, help="read the key from this file")
     source.add_argument(
-        "--generate", action="store_true", help="make a random key and print it once"
+        "--key-file",
+        type=Path,
+        help="read the key from this file, e.g. /run/secrets/rcs-key (default: stdin)",
+    )
+    source.add_argument(
+        "--generate",
+        action="store_true",
+        help="make a random 256-bit key and print it once (default: read it)",
     )
     key_set.set_defaults(func=_reporting(_key_set))
 
-    group = subparsers.add_parser("secrets", help="encrypted values in provisioner files")
-    commands = group.add_subparsers(dest="secrets_command", required=True)
+    group = subparsers.add_parser(
+        "secrets",
+        help="encrypted values in provisioner files",
+        description="Encrypted values in provisioner files, and the keystore that opens them.",
+    )
+    commands = group.add_subparsers(dest="secrets_command", required=True, metavar="COMMAND")
 
-    keygen = commands.add_parser("keygen", help="add a new key to the keystore")
+    keygen = commands.add_parser(
+        "keygen",
+        help="add a new key to the keystore",
+        description="Add a new key to the keystore (created if absent) and print its id.",
+    )
     _conf_option(keygen, keystore=True)
-    keygen.add_argument("--activate", action="store_true", help="encrypt with it from now on")
+    keygen.add_argument(
+        "--activate",
+        action="store_true",
+        help="encrypt with it from now on (default: only when it is the first key)",
+    )
     keygen.set_defaults(func=_reporting(_keygen))
 
     encrypt_ = commands.add_parser(
         "encrypt",
         help="encrypt a value (from stdin) for one property of one provisioner file",
-        description="Prints the $crypto object to paste as the property's value, or with "
-        "--write stores it in the file. The value is bound to the file name and property.",
+        description="Reads the value from stdin (or --value-file) and prints the $crypto object "
+        "to paste as the property's value, or with --write stores it in the file. The value is "
+        'bound to the file name and property. Example: echo "$SECRET" | hubspot-rcs secrets '
+        "encrypt --conf conf --file hubspot --property clientSecret --write",
     )
     _conf_option(encrypt_, keystore=True)
     encrypt_.add_argument(
-        "--file", required=True, help="the provisioner file name, or its configuration name"
+        "--file",
+        required=True,
+        help="the provisioner file, by file name or configuration name, e.g. hubspot (required)",
     )
-    encrypt_.add_argument("--property", required=True, help="the configurationProperties key")
-    encrypt_.add_argument("--value-file", type=Path, help="read the value from this file")
-    encrypt_.add_argument("--write", action="store_true", help="store it in the file")
+    encrypt_.add_argument(
+        "--property",
+        required=True,
+        help="a confidential property of that configuration, e.g. clientSecret (required)",
+    )
+    encrypt_.add_argument(
+        "--value-file", type=Path, help="read the value from this file (default: stdin)"
+    )
+    encrypt_.add_argument(
+        "--write", action="store_true", help="store it in the file (default: print it)"
+    )
     encrypt_.set_defaults(func=_reporting(_encrypt))
 
-    rotate = commands.add_parser("rotate", help="re-encrypt every value under the active key")
+    rotate = commands.add_parser(
+        "rotate",
+        help="re-encrypt every value under the active key",
+        description="Re-encrypt every value of every provisioner file under the active key.",
+    )
     _conf_option(rotate, keystore=True)
     rotate.add_argument(
-        "--retire", action="store_true", help="then remove keys no value uses any more"
+        "--retire",
+        action="store_true",
+        help="then remove keys no value uses any more (default: keep them)",
     )
     rotate.set_defaults(func=_reporting(_rotate))
 
-    verify = commands.add_parser("verify", help="check that every encrypted value decrypts")
+    verify = commands.add_parser(
+        "verify",
+        help="check that every encrypted value decrypts",
+        description="Decrypt every encrypted value and report each; exit status 1 if one fails.",
+    )
     _conf_option(verify, keystore=True)
     verify.set_defaults(func=_reporting(_verify))
 
@@ -109,7 +153,10 @@ def _reporting(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 
 def _conf_option(parser: argparse.ArgumentParser, *, keystore: bool = False) -> None:
     parser.add_argument(
-        "--conf", type=Path, default=Path("conf"), help="configuration directory (default conf)"
+        "--conf",
+        type=Path,
+        default=Path("conf"),
+        help="the configuration directory, e.g. /etc/hubspot-rcs (default ./conf)",
     )
     if keystore:
         parser.add_argument(
