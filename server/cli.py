@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import http.client
 import importlib.metadata
 import os
@@ -124,7 +125,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{error.wire_class}: {error.message}", file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        where = f"{settings.host}:{settings.port}"
+        if error.errno == errno.EADDRINUSE:
+            print(
+                f"cannot listen on {where}: the port is taken (another server?); choose another "
+                f"with connectorserver.port in {args.conf / PROPERTIES_FILE} or RCS_PORT",
+                file=sys.stderr,
+            )
+        elif error.errno == errno.EADDRNOTAVAIL:
+            print(
+                f"cannot listen on {where}: no such address on this machine; set "
+                f"connectorserver.ifaddress in {args.conf / PROPERTIES_FILE} or RCS_HOST",
+                file=sys.stderr,
+            )
+        else:
+            print(f"cannot listen on {where}: {error}", file=sys.stderr)
         return 1
     return 0
 

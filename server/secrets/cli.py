@@ -24,6 +24,12 @@ from server.conf.provisioner import PROPERTIES, PROVISIONER_PREFIX, provisioner_
 from server.keyhash import hash_key
 from server.properties import PropertiesError, update
 from server.secrets import maintenance
+from server.secrets.checks import (
+    PropertyError,
+    check_confidential,
+    has_encrypted_values,
+    short_key_warning,
+)
 from server.secrets.envelope import Place, SecretError, encrypt
 from server.secrets.jsonedit import JsonEditError, json_path, set_member
 from server.secrets.keystore import Keystore, KeystoreError
@@ -181,6 +187,9 @@ def _key_set(args: argparse.Namespace) -> int:
     if not key:
         print("error: the key is empty", file=sys.stderr)
         return _USAGE
+    warning = None if args.generate else short_key_warning(key)
+    if warning:
+        print(warning, file=sys.stderr)
     update(args.conf / PROPERTIES_FILE, {"connectorserver.key": hash_key(key)})
     if "RCS_KEY_HASH" in os.environ:
         print("warning: RCS_KEY_HASH is set and overrides connectorserver.key", file=sys.stderr)
@@ -208,6 +217,15 @@ def _encrypt(args: argparse.Namespace) -> int:
     if not name.endswith(".json"):
         name = f"{PROVISIONER_PREFIX}{name}.json"
     path = args.conf / Path(name).name
+    if not path.is_file():
+        known = ", ".join(p.name for p in provisioner_files(args.conf)) or "none"
+        print(f"error: {path}: no such provisioner file (there are: {known})", file=sys.stderr)
+        return _FAILED
+    try:
+        check_confidential(path, args.property)
+    except PropertyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return _FAILED
     if args.value_file is not None:
         value = _strip_newline(args.value_file.read_text(encoding="utf-8"))
     else:
@@ -249,8 +267,16 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    files = provisioner_files(args.conf)
+    if not has_encrypted_values(files):
+        print(
+            f"nothing to verify: no provisioner file in {args.conf} holds an encrypted value "
+            "(plain-text secrets are encrypted when the server loads them)",
+            file=sys.stderr,
+        )
+        return _OK
     keystore = Keystore.load(_keystore(args))
-    reports = maintenance.verify(provisioner_files(args.conf), keystore)
+    reports = maintenance.verify(files, keystore)
     for report in reports:
         print(report)
     failed = sum(1 for r in reports if r.error)
