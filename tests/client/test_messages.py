@@ -16,7 +16,15 @@ import pytest
 
 from client import exits
 from server.app import ConnectorServer
-from tests.conftest import KEY, command, hosted, memory_configuration, registry, settings
+from tests.conftest import (
+    KEY,
+    MEMORY_KEY,
+    command,
+    hosted,
+    memory_configuration,
+    registry,
+    settings,
+)
 from tests.demo import Demo, running_demo
 from tests.server.certificates import Authority
 
@@ -65,6 +73,12 @@ async def memory() -> AsyncIterator[ConnectorServer]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with running_demo(tmp_path_factory.mktemp("demo")) as running:
         yield running
+
+
+def provisioner_document(**properties: object) -> dict[str, object]:
+    """A provisioner file for the in-memory connector, to send inline (`@FILE`)."""
+    ref = MEMORY_KEY.model_dump() | {"bundleVersion": "[1.0,2.0)"}
+    return {"connectorRef": ref, "configurationProperties": properties}
 
 
 def unused_port() -> int:
@@ -216,14 +230,7 @@ async def test_a_refusal_by_the_connector_keeps_its_icf_class(memory: ConnectorS
 
 
 async def test_ctrl_c_is_interrupted_130(memory: ConnectorServer, tmp_path: Path) -> None:
-    document = {
-        "connectorRef": {
-            "bundleName": "org.example.connectors.memory",
-            "bundleVersion": "[1.0,2.0)",
-            "connectorName": "org.example.connectors.memory.MemoryConnector",
-        },
-        "configurationProperties": {"virtualObjects": 1_000_000},
-    }
+    document = provisioner_document(virtualObjects=1_000_000)
     path = tmp_path / "many.json"
     path.write_text(json.dumps(document))
     process = await asyncio.create_subprocess_exec(
@@ -243,15 +250,7 @@ async def test_ctrl_c_is_interrupted_130(memory: ConnectorServer, tmp_path: Path
 async def test_test_at_file_names_the_configuration_by_its_name(
     memory: ConnectorServer, tmp_path: Path
 ) -> None:
-    document = {
-        "name": "crm-memory",
-        "connectorRef": {
-            "bundleName": "org.example.connectors.memory",
-            "bundleVersion": "[1.0,2.0)",
-            "connectorName": "org.example.connectors.memory.MemoryConnector",
-        },
-        "configurationProperties": {"seed": 3},
-    }
+    document = {"name": "crm-memory", **provisioner_document(seed=3)}
     named = tmp_path / "provisioner.openicf-other.json"
     named.write_text(json.dumps(document))
     ran = await client(memory.url, "test", f"@{named}")
