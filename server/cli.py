@@ -25,6 +25,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,9 +160,24 @@ def _health(args: argparse.Namespace) -> int:
     except (ConfigurationError, OSError) as error:
         print(error, file=sys.stderr)
         return 1
+    deadline = time.monotonic() + args.wait
+    while True:
+        problem = _probe(settings, "/readyz" if args.ready else "/livez")
+        if problem is None:
+            return 0
+        if time.monotonic() >= deadline:
+            print(problem, file=sys.stderr)
+            return 1
+        time.sleep(HEALTH_POLL_S)
+
+
+HEALTH_POLL_S = 0.2
+
+
+def _probe(settings: ServerSettings, path: str) -> str | None:
+    """None when the listener answers `path` with 200; otherwise what went wrong."""
     wildcard = settings.host in ("0.0.0.0", "::", "")  # listening everywhere: probe loopback
     host = "127.0.0.1" if wildcard else settings.host
-    path = "/readyz" if args.ready else "/livez"
     connection: http.client.HTTPConnection
     if settings.use_ssl:
         # Our own listener on loopback: its certificate names the public host, not 127.0.0.1,
@@ -176,14 +192,10 @@ def _health(args: argparse.Namespace) -> int:
         connection.request("GET", path)
         status = connection.getresponse().status
     except OSError as error:
-        print(f"{path}: {error}", file=sys.stderr)
-        return 1
+        return f"{path}: {error}"
     finally:
         connection.close()
-    if status != http.HTTPStatus.OK:
-        print(f"{path}: HTTP {status}", file=sys.stderr)
-        return 1
-    return 0
+    return None if status == http.HTTPStatus.OK else f"{path}: HTTP {status}"
 
 
 SERVE_DESCRIPTION = (
@@ -232,6 +244,14 @@ def parser() -> argparse.ArgumentParser:
         "--ready",
         action="store_true",
         help="ask /readyz (ready to take work) instead of /livez (alive) (default: /livez)",
+    )
+    health.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep asking until healthy or this many seconds have passed, e.g. 10 (default 0: "
+        "ask once)",
     )
     health.set_defaults(func=_health)
     add_subcommands(commands)
