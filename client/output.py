@@ -51,19 +51,26 @@ def _is_terminal(out: TextIO) -> bool:
 
 
 def info_table(info: ControlResponse) -> list[str]:
-    """The connectors and configurations a server holds, as a few lines of text."""
-    lines = ["CONNECTOR                                          VERSION      OBJECT CLASSES"]
-    for connector in info.connectorInfos or []:
-        key = connector.connectorKey
-        lines.append(
-            f"{key.connectorName:<50} {key.bundleVersion:<12} {', '.join(connector.objectClasses)}"
-        )
+    """The connectors and configurations a server holds, as a few aligned lines of text."""
+    connectors = [
+        (c.connectorKey.connectorName, c.connectorKey.bundleVersion, ", ".join(c.objectClasses))
+        for c in info.connectorInfos or []
+    ]
+    configurations = [
+        (c.name, c.connectorRef.connectorName, c.connectorRef.bundleVersion)
+        for c in info.configurations or []
+    ]
+    lines = _aligned(("CONNECTOR", "VERSION", "OBJECT CLASSES"), connectors)
     lines.append("")
-    lines.append("CONFIGURATION        CONNECTOR")
-    configurations = info.configurations or []
-    for configuration in configurations:
-        ref = configuration.connectorRef
-        lines.append(f"{configuration.name:<20} {ref.connectorName} {ref.bundleVersion}")
+    lines += _aligned(("CONFIGURATION", "CONNECTOR", "VERSIONS"), configurations)
     if not configurations:
         lines.append("(none: send a provisioner file inline with @FILE)")
     return lines
+
+
+def _aligned(header: tuple[str, str, str], rows: list[tuple[str, str, str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(2)]
+    return [
+        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip()
+        for row in [header, *rows]
+    ]

@@ -14,7 +14,15 @@ import pytest
 
 from client.output import SEARCH_RESULT, Writer
 from server.app import ConnectorServer
-from tests.conftest import KEY, command, hosted, memory_configuration, registry, settings
+from tests.conftest import (
+    KEY,
+    MEMORY_KEY,
+    command,
+    hosted,
+    memory_configuration,
+    registry,
+    settings,
+)
 
 
 @pytest.fixture
@@ -85,8 +93,15 @@ async def test_info_is_a_short_table_and_json_on_request(memory: ConnectorServer
     assert table[0].split() == ["CONNECTOR", "VERSION", "OBJECT", "CLASSES"]
     assert table[1].split()[0] == "org.example.connectors.memory.MemoryConnector"
     assert table[1].endswith("company, contact") or table[1].endswith("contact, company")
-    assert table[3].split() == ["CONFIGURATION", "CONNECTOR"]
-    assert table[4].split()[:2] == ["memory", "org.example.connectors.memory.MemoryConnector"]
+    assert table[3].split() == ["CONFIGURATION", "CONNECTOR", "VERSIONS"]
+    assert table[4].split() == [
+        "memory",
+        "org.example.connectors.memory.MemoryConnector",
+        MEMORY_KEY.bundleVersion,
+    ]
+    # Columns line up: each starts where its header does.
+    assert table[1].index("1.0.0.0") == table[0].index("VERSION")
+    assert table[4].index("org.") == table[3].index("CONNECTOR")
     assert len(table) == 5
     whole = json.loads(await run(memory, "info", "--json", terminal=False))
     assert set(whole) == {"connectors", "configurations"}
