@@ -20,6 +20,7 @@ from server.secrets.envelope import Place, decrypt
 from server.secrets.jsonedit import json_path
 from server.secrets.keystore import Keystore
 from tests.conftest import KEY, command
+from tests.demo import banner, start_demo
 
 PROVISIONER = "provisioner.openicf-hubspot.json"
 
@@ -44,20 +45,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def banner(process: subprocess.Popen[str]) -> list[str]:
-    """The lines the demo prints once ready (log lines on the same stdout are skipped)."""
-    assert process.stdout is not None
-    lines: list[str] = []
-    for line in process.stdout:
-        if line.startswith("{"):  # a JSON log line
-            continue
-        lines.append(line.rstrip("\n"))
-        if "hubspot-rcs-client" in line and " create " in line:  # the last command printed
-            return lines
-    stderr = process.stderr.read() if process.stderr else ""
-    raise AssertionError(f"the demo printed no commands; stdout: {lines}; stderr: {stderr}")
-
-
 def run_printed(line: str, cwd: Path) -> list[dict[str, Any]]:
     """Run one printed client command as a user would paste it; its JSON output lines."""
     result = subprocess.run(
@@ -77,18 +64,8 @@ def run_printed(line: str, cwd: Path) -> list[dict[str, Any]]:
 async def test_the_demo_serves_hubspot_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     conf = tmp_path / "demo"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RCS_")}
-    demo = subprocess.Popen(
-        [
-            *command("hubspot-rcs"),
-            *("demo", "--port", str(port), "--dir", str(conf)),
-            *("--contacts", "300", "--companies", "30"),
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ | {"RCS_KEY": KEY, "RCS_LOG_FORMAT": "json"},
+    demo = start_demo(
+        tmp_path, "--port", str(port), "--dir", str(conf), "--contacts", "300", "--companies", "30"
     )
     try:
         printed = banner(demo)
