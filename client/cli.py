@@ -34,13 +34,16 @@ from pydantic import ValidationError
 from client import exits
 from client.connection import DEFAULT_URL, Facade, RcsClient, tls_context
 from client.exits import UsageError
+from client.idmnames import ObjectType, object_type
 from client.output import Writer, info_table
 from client.queryfilter import QueryFilterError, parse_query_filter
+from client.status import connector_of, system_status, systems_status
 from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
-from protocol.errors import ConnectorException, UnknownUidException
+from protocol.errors import ConfigurationException, ConnectorException, UnknownUidException
 from protocol.values import (
     Attributes,
     AttributeValue,
+    ConnectorObject,
     CountPolicy,
     OperationOptions,
     SearchResult,
@@ -196,14 +199,40 @@ async def facade_for(client: RcsClient, args: argparse.Namespace) -> Facade:
         facade = client.facade_for(parse_connector(args.connector), ConfigurationRef(name=config))
     else:
         facade = await client.facade(config)
-    object_class = getattr(args, "object_class", None)
-    if object_class is not None:
-        await check_object_class(client, facade, object_class, configuration_name(args))
     return facade
 
 
+async def idm_type(client: RcsClient, args: argparse.Namespace) -> ObjectType | None:
+    """IDM's names for the command's object class: the provisioner file's `objectTypes`, from
+    the `@file` given or from the server's CONNECTOR_INFO (docs/protocol.md)."""
+    if args.inline_document is not None:
+        types = args.inline_document.get("objectTypes")
+    else:
+        try:
+            types = (await client.configuration(args.config)).objectTypes
+        except ConnectorException:
+            if not args.connector:
+                raise
+            types = None  # --connector with a configuration the server does not list
+    return object_type(types, args.object_class)
+
+
+def names_of(declared: ObjectType | None, args: argparse.Namespace) -> ObjectType:
+    """The mapping to use: the declared one, or none but `_id` (which is always `__UID__`)."""
+    return declared or ObjectType(name=args.object_class, native_type=args.object_class)
+
+
+async def resolve_names(client: RcsClient, facade: Facade, args: argparse.Namespace) -> ObjectType:
+    """The command's object class under IDM's names, refused with the valid ones listed when
+    neither the configuration's objectTypes nor the connector know it."""
+    declared = await idm_type(client, args)
+    names = names_of(declared, args)
+    await check_object_class(client, facade, names.native_type, args)
+    return names
+
+
 async def check_object_class(
-    client: RcsClient, facade: Facade, object_class: str, configuration: str
+    client: RcsClient, facade: Facade, object_class: str, args: argparse.Namespace
 ) -> None:
     """Refuse an object class the connector does not have, naming those it has."""
     name = facade.connector_key.connectorName
@@ -213,8 +242,8 @@ async def check_object_class(
     if info is None or not info.objectClasses or object_class in info.objectClasses:
         return
     raise UsageError(
-        f"{object_class!r} is not an object class of configuration {configuration!r}; "
-        f"it has: {', '.join(info.objectClasses)}"
+        f"{args.object_class!r} is not an object class of configuration "
+        f"{configuration_name(args)!r}; it has: {', '.join(info.objectClasses)}"
     )
 
 
@@ -229,6 +258,11 @@ def configuration_name(args: argparse.Namespace) -> str:
         return name
     stem = Path(args.config[1:]).stem
     return stem.removeprefix("provisioner.openicf-")
+
+
+def show(obj: ConnectorObject, declared: ObjectType | None) -> Any:
+    """An object under IDM's names where the configuration declares them, else as sent."""
+    return declared.idm_object(obj) if declared is not None else dump(obj)
 
 
 async def cmd_info(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
@@ -246,34 +280,38 @@ async def cmd_info(client: RcsClient, args: argparse.Namespace, out: Writer) -> 
 
 
 async def cmd_test(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
-    """Print what IDM prints for `system/<name>?_action=test`."""
+    """Print what IDM prints for `system/<name>?_action=test` (client.status); without a
+    name, the list IDM prints for `system?_action=test`, one system per configuration."""
+    if args.config is None:
+        out.document(await systems_status(client, timeout_s=args.timeout))
+        return
     facade = await facade_for(client, args)
-    connectors = await client.connectors()
-    info = next(
-        (
-            c
-            for c in connectors
-            if c.connectorKey.connectorName == facade.connector_key.connectorName
-        ),
-        None,
+    if args.inline_document is not None:
+        document = args.inline_document
+        ref = document.get("connectorRef") or {}
+        name = str(document.get("name") or Path(args.config[1:]).stem.split("-", 1)[-1])
+        enabled = document.get("enabled") not in (False, "false")
+        display_name, declared = ref.get("displayName"), document.get("objectTypes")
+    else:
+        known = await client.configuration(args.config) if not args.connector else None
+        name = args.config
+        enabled = known.enabled if known else True
+        display_name = known.displayName if known else None
+        declared = known.objectTypes if known else None
+    report, failure = await system_status(
+        name,
+        facade,
+        enabled=enabled,
+        display_name=display_name,
+        declared=declared,
+        connector=connector_of(await client.connectors(), facade.connector_key),
+        timeout_s=args.timeout,
     )
-    name = configuration_name(args)
-    report: dict[str, Any] = {
-        "name": name,
-        "enabled": True,
-        "config": f"config/provisioner.openicf/{name}",
-        "connectorRef": dump(facade.connector_key),
-        "displayName": info.displayName if info else None,
-        "objectTypes": sorted(info.objectClasses) if info else [],
-        "ok": True,
-    }
-    try:
-        await facade.test(timeout_s=args.timeout)
-    except ConnectorException as exc:
-        report.update(ok=False, error=f"{exc.wire_class}: {exc.message}")
-        out.document(report)
-        raise
     out.document(report)
+    if failure is not None:
+        raise failure
+    if not enabled:
+        raise ConfigurationException(f"configuration {name!r} is disabled (enabled: false)")
 
 
 async def cmd_validate(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
@@ -285,10 +323,11 @@ async def cmd_schema(client: RcsClient, args: argparse.Namespace, out: Writer) -
     out.document(dump(await (await facade_for(client, args)).schema(timeout_s=args.timeout)))
 
 
-def _options(args: argparse.Namespace) -> OperationOptions:
+def _options(args: argparse.Namespace, names: ObjectType) -> OperationOptions:
     fields: dict[str, Any] = {}
     if getattr(args, "attributes", None):
-        fields["attributesToGet"] = [a.strip() for a in args.attributes.split(",") if a.strip()]
+        wanted = [a.strip() for a in args.attributes.split(",") if a.strip()]
+        fields["attributesToGet"] = names.attributes_to_get(wanted)
     if getattr(args, "page_size", None) is not None:
         fields["pageSize"] = args.page_size
     if getattr(args, "cookie", None):
@@ -296,7 +335,7 @@ def _options(args: argparse.Namespace) -> OperationOptions:
     if getattr(args, "offset", None) is not None:
         fields["pagedResultsOffset"] = args.offset
     if getattr(args, "sort_keys", None):
-        fields["sortKeys"] = parse_sort_keys(args.sort_keys)
+        fields["sortKeys"] = names.sort_keys(parse_sort_keys(args.sort_keys))
     if getattr(args, "count_policy", None):
         fields["totalPagedResultsPolicy"] = CountPolicy(args.count_policy)
     return OperationOptions(**fields)
@@ -304,25 +343,31 @@ def _options(args: argparse.Namespace) -> OperationOptions:
 
 async def cmd_get(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
     facade = await facade_for(client, args)
-    found = await facade.get(args.object_class, args.uid, _options(args), timeout_s=args.timeout)
+    names = await resolve_names(client, facade, args)
+    declared = await idm_type(client, args)
+    found = await facade.get(
+        names.native_type, args.uid, _options(args, names), timeout_s=args.timeout
+    )
     if found is None:
         raise UnknownUidException(f"no {args.object_class} with uid {args.uid}")
-    out.document(dump(found))
+    out.document(show(found, declared))
 
 
 async def cmd_search(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
     facade = await facade_for(client, args)
-    query = parse_query_filter(args.query_filter) if args.query_filter else True
-    options = _options(args)
+    query = args.query
+    names = await resolve_names(client, facade, args)
+    declared = await idm_type(client, args)
+    options = _options(args, names)
     if query is False:  # IDM answers `false` without asking the connector
         out.search_result(dump(SearchResult()))
         return
     progress = Progress(sys.stderr)
-    flt = None if query is True else query
-    async with facade.search(args.object_class, flt, options, timeout_s=args.timeout) as results:
+    flt = None if query is True else names.filter(query)
+    async with facade.search(names.native_type, flt, options, timeout_s=args.timeout) as results:
         try:
             async for page in results.pages():
-                out.documents([dump(o) for o in page])
+                out.documents([show(o, declared) for o in page])
                 progress.update(results.count)
         finally:
             progress.done()
@@ -342,27 +387,30 @@ class CountRefused(Exception):
 
 async def cmd_create(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
     facade = await facade_for(client, args)
-    attributes = parse_attributes(args.attr, args.json)
-    out.document(dump(await facade.create(args.object_class, attributes, timeout_s=args.timeout)))
+    names = await resolve_names(client, facade, args)
+    attributes = names.attributes(parse_attributes(args.attr, args.json))
+    out.document(dump(await facade.create(names.native_type, attributes, timeout_s=args.timeout)))
 
 
 async def cmd_update(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
     facade = await facade_for(client, args)
-    attributes = parse_attributes(args.attr, args.json)
+    names = await resolve_names(client, facade, args)
+    attributes = names.attributes(parse_attributes(args.attr, args.json))
     update_type = (
         UpdateType.ADD if args.add else UpdateType.REMOVE if args.remove else (UpdateType.REPLACE)
     )
     uid = Uid(value=args.uid, revision=args.revision)
     new = await facade.update(
-        args.object_class, uid, attributes, update_type, timeout_s=args.timeout
+        names.native_type, uid, attributes, update_type, timeout_s=args.timeout
     )
     out.document(dump(new))
 
 
 async def cmd_delete(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
     facade = await facade_for(client, args)
+    names = await resolve_names(client, facade, args)
     uid = Uid(value=args.uid, revision=args.revision)
-    await facade.delete(args.object_class, uid, timeout_s=args.timeout)
+    await facade.delete(names.native_type, uid, timeout_s=args.timeout)
     out.document({})
 
 
@@ -478,7 +526,12 @@ def parser() -> argparse.ArgumentParser:
     info.add_argument(
         "--json", action="store_true", help="print the whole answer as JSON (default: a table)"
     )
-    command("test", cmd_test, "test a configuration against its resource", "config")
+    test = command("test", cmd_test, "test a configuration against its resource (IDM's report)")
+    test.add_argument(
+        "config",
+        nargs="?",
+        help=CONFIG_HELP + " (default: every configuration the server holds, as a list)",
+    )
     command("validate", cmd_validate, "validate a configuration", "config")
     command("schema", cmd_schema, "the schema a configuration's connector reports", "config")
     get = command("get", cmd_get, "read one object", "config", "object_class", "uid")
@@ -581,6 +634,9 @@ def prepare(args: argparse.Namespace) -> None:
             args.text = Path(args.file).read_text()
         except OSError as exc:
             raise UsageError(f"--file {args.file}: {exc.strerror}") from None
+    # a filter that cannot be read is refused before anything connects
+    query_filter = getattr(args, "query_filter", None)
+    args.query = parse_query_filter(query_filter) if query_filter else True
 
 
 async def run(args: argparse.Namespace, out: Writer) -> None:

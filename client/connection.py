@@ -426,16 +426,21 @@ class RcsClient:
         """Operations on `connector_key` with a configuration given by name or inline."""
         return Facade(self, connector_key, configuration)
 
-    async def facade(self, configuration_name: str) -> Facade:
-        """Operations on a configuration the server holds, with its connectorRef as key."""
+    async def configuration(self, configuration_name: str) -> ConfigurationInfo:
+        """What the server says of a configuration it holds (its connectorRef, objectTypes)."""
         info = self._info or await self.connector_info()
         for named in info.configurations or []:
             if named.name == configuration_name:
-                return Facade(self, named.connectorRef, ConfigurationRef(name=configuration_name))
+                return named
         known = ", ".join(c.name for c in info.configurations or []) or "none"
         raise ConfigurationException(
             f"unknown configuration {configuration_name!r} (the server holds: {known})"
         )
+
+    async def facade(self, configuration_name: str) -> Facade:
+        """Operations on a configuration the server holds, with its connectorRef as key."""
+        named = await self.configuration(configuration_name)
+        return Facade(self, named.connectorRef, ConfigurationRef(name=configuration_name))
 
 
 class Facade:

@@ -19,7 +19,7 @@ import asyncio
 import base64
 import functools
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -52,10 +52,11 @@ from protocol.errors import (
     UnknownUidException,
     UnsupportedOperationException,
 )
-from protocol.filters import Filter, evaluate
-from protocol.schema import AttributeFlag, AttributeInfo, ObjectClassInfo, Schema
+from protocol.filters import Filter, attributes_of, evaluate
+from protocol.schema import AttributeFlag, AttributeInfo, AttributeType, ObjectClassInfo, Schema
 from protocol.values import (
     NAME,
+    UID,
     Attributes,
     AttributeValue,
     ConnectorObject,
@@ -71,6 +72,34 @@ from protocol.values import (
 )
 
 _HOOKS: Final = frozenset({"INIT", "CHECK_ALIVE"})
+
+ATTRIBUTES: Final = (
+    AttributeInfo(name=NAME, flags=[AttributeFlag.REQUIRED]),
+    AttributeInfo(name="firstname"),
+    AttributeInfo(name="lastname"),
+    AttributeInfo(name="phone"),
+    AttributeInfo(name="lifecyclestage"),
+    AttributeInfo(name="industry"),
+    AttributeInfo(name="size", type=AttributeType.INTEGER),
+    AttributeInfo(name="tags", flags=[AttributeFlag.MULTIVALUED]),
+)
+"""Every object class's attributes (the schema); other names are refused."""
+_NAMES: Final = frozenset({UID, *(a.name for a in ATTRIBUTES)})
+
+
+def _check_names(object_class: str, names: Iterable[str], where: str) -> None:
+    """Refuse a name the schema does not list, rather than match or store nothing."""
+    for name in names:
+        if name not in _NAMES:
+            raise InvalidAttributeValueException(
+                f"{object_class} has no attribute '{name}' (in {where}); the valid names are "
+                f"the attributes the schema lists for {object_class}"
+            )
+
+
+def _check_options(object_class: str, options: OperationOptions) -> None:
+    _check_names(object_class, options.attributesToGet or [], "the attributes to get")
+    _check_names(object_class, [k.field for k in options.sortKeys or []], "the sort keys")
 
 
 class MemoryConfiguration(Configuration):
@@ -245,14 +274,7 @@ class MemoryConnector(
 
     async def schema(self) -> Schema:
         await self._enter("SCHEMA")
-        attributes = [
-            AttributeInfo(name=NAME, flags=[AttributeFlag.REQUIRED]),
-            AttributeInfo(name="firstname"),
-            AttributeInfo(name="lastname"),
-            AttributeInfo(name="phone"),
-            AttributeInfo(name="lifecyclestage"),
-            AttributeInfo(name="tags", flags=[AttributeFlag.MULTIVALUED]),
-        ]
+        attributes = list(ATTRIBUTES)
         classes = [ObjectClassInfo(type=n, attributes=attributes) for n in self.store.objects]
         names = list(self.store.objects)
         return Schema(
@@ -265,6 +287,7 @@ class MemoryConnector(
     ) -> Uid:
         await self._enter("CREATE")
         objects = self._class(object_class)
+        _check_names(object_class, attributes, "the attributes to write")
         name = _single_name(attributes)
         if name is not None and any(o.name == name for o in objects.values()):
             raise AlreadyExistsException(f"{object_class} {name} already exists")
@@ -279,6 +302,7 @@ class MemoryConnector(
         self, object_class: str, uid: Uid, options: OperationOptions
     ) -> ConnectorObject | None:
         await self._enter("GET")
+        _check_options(object_class, options)
         found = self._class(object_class).get(uid.value)
         virtual = self.config.virtualObjects
         if found is None and virtual and object_class == self.config.objectClasses[0]:
@@ -305,6 +329,9 @@ class MemoryConnector(
     ) -> AsyncGenerator[SearchPage, None]:
         await self._enter("SEARCH")
         objects = self._class(object_class)
+        _check_options(object_class, options)
+        if filter is not None:
+            _check_names(object_class, sorted(attributes_of(filter)), "the filter")
         if self.config.virtualObjects and object_class == self.config.objectClasses[0]:
             async for page in self._virtual_pages(object_class, filter):
                 yield page
@@ -350,6 +377,7 @@ class MemoryConnector(
     ) -> Uid:
         await self._enter("UPDATE")
         current = self._existing(object_class, uid)
+        _check_names(object_class, attributes, "the attributes to write")
         merged = dict(current.attributes)
         for key, values in attributes.items():
             if key == NAME:
@@ -366,6 +394,7 @@ class MemoryConnector(
     ) -> Uid:
         await self._enter("UPDATE")
         current = self._existing(object_class, uid)
+        _check_names(object_class, attributes, "the attributes to write")
         merged = dict(current.attributes)
         for key, values in attributes.items():
             have = list(merged.get(key, []))
@@ -377,6 +406,7 @@ class MemoryConnector(
     ) -> Uid:
         await self._enter("UPDATE")
         current = self._existing(object_class, uid)
+        _check_names(object_class, attributes, "the attributes to write")
         merged = dict(current.attributes)
         for key, values in attributes.items():
             kept = [v for v in merged.get(key, []) if v not in values]

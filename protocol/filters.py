@@ -212,3 +212,19 @@ def attributes_of(node: Filter) -> set[str]:
             return attributes_of(node.filter)
         case _:
             return {node.attribute}
+
+
+def rename_attributes(node: Filter, rename: Callable[[str], str]) -> Filter:
+    """The same filter with every attribute name passed through `rename` (which may raise):
+    how a connector folds its aliases into one name, and a client maps IDM's names to native
+    ones."""
+    match node:
+        case And() | Or():
+            return node.model_copy(
+                update={"filters": [rename_attributes(f, rename) for f in node.filters]}
+            )
+        case Not():
+            return node.model_copy(update={"filter": rename_attributes(node.filter, rename)})
+        case _:
+            name = rename(node.attribute)
+            return node if name == node.attribute else node.model_copy(update={"attribute": name})

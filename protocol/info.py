@@ -39,8 +39,15 @@ class ConfigurationInfo(_Model):
     """A named configuration the server holds, and the connector it is for (its `connectorRef`).
 
     Listed with CONNECTOR_INFO so that a client can name a configuration alone: the connector
-    key each operation needs comes from here.
+    key each operation needs comes from here. `objectTypes` is the provisioner file's section of
+    that name, as IDM keeps it: IDM's names for object classes and attributes, which a client
+    maps to native names through `nativeType` and `nativeName` as IDM's system endpoint does.
+    A configuration with `enabled: false` is listed, and refuses every operation.
     """
 
     name: str
     connectorRef: ConnectorKey
+    enabled: bool = True
+    displayName: str | None = None
+    """The provisioner file's `connectorRef.displayName`, where it has one."""
+    objectTypes: dict[str, JsonValue] | None = None

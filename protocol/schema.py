@@ -64,3 +64,61 @@ class Schema(_Model):
 
     def object_class(self, name: str) -> ObjectClassInfo | None:
         return next((o for o in self.objectClasses if o.type == name), None)
+
+
+JSON_SCHEMA_DRAFT03 = "http://json-schema.org/draft-03/schema"
+
+_IDM_TYPES: dict[AttributeType, tuple[str, str]] = {
+    AttributeType.STRING: ("string", "string"),
+    AttributeType.INTEGER: ("integer", "integer"),
+    AttributeType.NUMBER: ("number", "JAVA_TYPE_DOUBLE"),
+    AttributeType.BOOLEAN: ("boolean", "boolean"),
+    AttributeType.GUARDED_STRING: ("string", "JAVA_TYPE_GUARDEDSTRING"),
+    AttributeType.OBJECT: ("object", "object"),
+}
+"""Attribute type -> IDM's JSON `type` and `nativeType`."""
+
+
+def idm_object_types(schema: Schema) -> dict[str, dict[str, object]]:
+    """The `objectTypes` section IDM's admin UI writes for a connector with this schema.
+
+    One object type per object class, keyed by its name, each property as IDM's
+    `ConnectorUtil` describes an `AttributeInfo` (docs/openicf.md §3.2): `type` (an `array` of
+    `items` when MULTIVALUED), `required`, `nativeName`, `nativeType`, and the other flags.
+    `__NAME__` is listed under the resource's own name for it where the schema gives one
+    (`email` for a HubSpot contact), so that IDM's name and HubSpot's are the same.
+    """
+    types: dict[str, dict[str, object]] = {}
+    for info in schema.objectClasses:
+        properties: dict[str, object] = {}
+        for attribute in info.attributes:
+            json_type, native_type = _IDM_TYPES[attribute.type]
+            prop: dict[str, object] = {}
+            if attribute.has(AttributeFlag.MULTIVALUED):
+                prop["type"] = "array"
+                prop["items"] = {"type": json_type, "nativeType": native_type}
+            else:
+                prop["type"] = json_type
+            if attribute.has(AttributeFlag.REQUIRED):
+                prop["required"] = True
+            prop["nativeName"] = attribute.name
+            prop["nativeType"] = native_type
+            flags = [
+                flag.value
+                for flag in attribute.flags
+                if flag not in (AttributeFlag.MULTIVALUED, AttributeFlag.REQUIRED)
+            ]
+            if flags:
+                prop["flags"] = flags
+            key = attribute.name
+            if attribute.name == "__NAME__" and attribute.nativeName:
+                key = attribute.nativeName
+            properties[key] = prop
+        types[info.type] = {
+            "$schema": JSON_SCHEMA_DRAFT03,
+            "id": info.type,
+            "type": "object",
+            "nativeType": info.type,
+            "properties": properties,
+        }
+    return types

@@ -258,5 +258,7 @@ OperationName: TypeAlias = Literal[
     "AUTHENTICATE",
     "SCRIPT_ON_CONNECTOR",
     "SCRIPT_ON_RESOURCE",
+    "RESOLVEUSERNAME",
 ]
-"""ICF's `APIOperation` names, as IDM writes them in `operationTimeout`."""
+"""ICF's `APIOperation` names, as IDM writes them in `operationTimeout` (docs/openicf.md §3.2);
+no connector here resolves user names, so `RESOLVEUSERNAME` only ever keys a timeout."""

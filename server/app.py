@@ -50,7 +50,7 @@ from protocol.errors import (
 )
 from protocol.frames import OperationRequest
 from protocol.info import ConfigurationInfo, ConnectorInfo
-from protocol.values import GuardedString
+from protocol.values import GuardedString, JsonValue
 from server import dispatch
 from server.auth import REALM, Authenticator, Verdict
 from server.connection import Connection
@@ -76,6 +76,11 @@ class HostedConfiguration:
     name: str
     connector_ref: ConnectorKey
     configuration: InlineConfiguration
+    enabled: bool = True
+    """False: held, listed, and refused to every operation (IDM's `enabled: false`)."""
+    display_name: str | None = None
+    object_types: dict[str, JsonValue] | None = None
+    """IDM's `objectTypes` from the provisioner file, handed to clients as they are."""
 
     @property
     def digest(self) -> str:
@@ -294,7 +299,13 @@ class ConnectorServer:
 
     def configuration_infos(self) -> list[ConfigurationInfo]:
         return [
-            ConfigurationInfo(name=name, connectorRef=n.hosted.connector_ref)
+            ConfigurationInfo(
+                name=name,
+                connectorRef=n.hosted.connector_ref,
+                enabled=n.hosted.enabled,
+                displayName=n.hosted.display_name,
+                objectTypes=n.hosted.object_types,
+            )
             for name, n in sorted(self._named.items())
         ]
 
@@ -328,6 +339,11 @@ class ConnectorServer:
                 known = ", ".join(sorted(self._named)) or "none"
                 raise ConfigurationException(
                     f"unknown configuration {chosen.name!r} (this server holds: {known})"
+                )
+            if not named.hosted.enabled:
+                raise ConfigurationException(
+                    f"configuration {chosen.name!r} is disabled (enabled: false in its "
+                    "provisioner file): it is not served"
                 )
             _check_ref(named.hosted, connector_class)
             configuration, name, digest = named.hosted.configuration, chosen.name, named.digest

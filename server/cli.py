@@ -64,6 +64,9 @@ def hosted_configurations(loaded: LoadedConf) -> dict[str, HostedConfiguration]:
                 connectorName=config.connectorRef.connectorName,
             ),
             configuration=config,
+            enabled=config.enabled,
+            display_name=config.connectorRef.displayName,
+            object_types=config.objectTypes,
         )
         for name, config in loaded.configurations.items()
     }
@@ -90,6 +93,8 @@ class _Daemon:
             log.error("conf.reload_refused", issues=[str(i) for i in result.issues])
             return
         self.loaded = result.conf
+        for warning in result.conf.warnings:
+            log.warning("conf.warning", detail=warning)
         self.server.set_configurations(hosted_configurations(result.conf))
         log.info(
             "conf.reloaded",

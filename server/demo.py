@@ -5,7 +5,8 @@
 It starts `hubspot-rcs-emulator` as a subprocess (a HubSpot of its own, on a free loopback
 port), writes a configuration directory for it (`run/demo/` by default: ConnectorServer.properties
 with the hash of the shared key, `provisioner.openicf-hubspot.json` with the emulator's URL and
-credentials in plain text, as an operator would type them), then runs `hubspot-rcs serve` on that
+credentials in plain text, as an operator would type them, and the `objectTypes` IDM's admin UI
+would write from the connector's schema), then runs `hubspot-rcs serve` on that
 directory in this process: the production path, which encrypts the secrets on load. Once the
 server answers `/readyz` it prints the client commands to try. SIGINT (Ctrl-C) or SIGTERM drain
 the server; the emulator is stopped after it, so that operations still running finish against it.
@@ -18,6 +19,7 @@ from its environment (they would point the printed commands elsewhere); other se
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import errno
 import http.client
@@ -38,7 +40,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
+from connector.base import ConnectorContext
 from connector.hubspot import HubspotConnector
+from connector.hubspot.configuration import HubspotConfiguration
+from protocol.schema import Schema, idm_object_types
 from server import keyhash
 from server.conf import PROPERTIES_FILE
 from server.settings import DEFAULT_PORT
@@ -183,28 +188,47 @@ def _write_conf(conf: Path, *, host: str, port: int, key: str, emulator: Emulato
         f"connectorserver.scriptingEnabled={'true' if _loopback(host) else 'false'}\n"
     )
     ref = HubspotConnector.connector_key
+    properties = {
+        "clientId": emulator.client_id,
+        "clientSecret": emulator.client_secret,
+        "refreshToken": emulator.refresh_token,
+        "apiBaseUrl": emulator.base_url,
+        "readSchema": True,
+        "maximumConnections": "10",
+        "permitsPerSecond": "10",
+    }
     provisioner = {
         "connectorRef": {
             "bundleName": ref.bundleName,
             "bundleVersion": "[1.5.0.0,1.6.0.0)",
             "connectorName": ref.connectorName,
+            "displayName": HubspotConnector.display_name,
+            "systemType": "provisioner.openicf",
         },
-        "configurationProperties": {
-            "clientId": emulator.client_id,
-            "clientSecret": emulator.client_secret,
-            "refreshToken": emulator.refresh_token,
-            "apiBaseUrl": emulator.base_url,
-            "readSchema": True,
-            "maximumConnections": "10",
-            "permitsPerSecond": "10",
-        },
+        "configurationProperties": properties,
         "resultsHandlerConfig": {"enableFilteredResultsHandler": False},
+        "objectTypes": idm_object_types(asyncio.run(_schema(properties))),
     }
     path = conf / f"provisioner.openicf-{CONFIGURATION}.json"
     path.unlink(missing_ok=True)  # created afresh, so 0600 holds even if it was widened
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(json.dumps(provisioner, indent=2) + "\n")
+
+
+async def _schema(properties: dict[str, Any]) -> Schema:
+    """The connector's schema for the emulator, read as IDM reads it to write `objectTypes`."""
+    context = ConnectorContext(
+        configuration=HubspotConfiguration.from_properties(properties),
+        configuration_name=CONFIGURATION,
+    )
+    shared = await HubspotConnector.open_shared(context)
+    try:
+        connector = HubspotConnector(context, shared)
+        await connector.init()
+        return await connector.schema()
+    finally:
+        await shared.aclose()
 
 
 @contextlib.contextmanager
@@ -303,7 +327,7 @@ def _banner(
         f"{client} search {CONFIGURATION} contact --query-filter 'lastname eq \"Smith\"'"
         " --attributes firstname,lastname,jobtitle",
         f"{client} search {CONFIGURATION} company --page-size 5 --attributes name,domain",
-        f"{client} create {CONFIGURATION} contact --attr __NAME__=ann.lee@example.com"
+        f"{client} create {CONFIGURATION} contact --attr email=ann.lee@example.com"
         " --attr firstname=Ann --attr lastname=Lee",
     ]
     return "\n".join(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,6 +33,28 @@ def command(name: str) -> list[str]:
         return [str(script)]
     module = {"hubspot-rcs": "server.cli", "hubspot-rcs-client": "client.cli"}[name]
     return [sys.executable, "-m", module]
+
+
+def serve(conf: Path) -> tuple[subprocess.Popen[str], str]:
+    """`hubspot-rcs serve --conf conf` as a process (its conf listens on port 0), and its URL
+    once it listens; the caller kills it."""
+    env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_AUTH_FAILURE_DELAY_S": "0"}
+    process = subprocess.Popen(
+        [*command("hubspot-rcs"), "serve", "--conf", str(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    port = None
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["event"] == "server.listening":
+            port = event["port"]
+            break
+    assert port, process.stderr.read() if process.stderr else "no output"
+    return process, f"ws://127.0.0.1:{port}/openicf"
 
 
 def settings(**overrides: Any) -> ServerSettings:

@@ -21,11 +21,16 @@ from urllib.parse import quote
 from connector.base import SearchPage
 from connector.hubspot.http import Response
 from connector.hubspot.planner import ReadByIds, plan
-from connector.hubspot.schema import PROPERTY_CLASSES, builtin_catalog
+from connector.hubspot.schema import (
+    PROPERTY_CLASSES,
+    builtin_catalog,
+    property_definition_class,
+    unknown_attribute,
+)
 from connector.hubspot.search import Position
 from connector.hubspot.shared import HubspotShared
 from protocol.errors import InvalidAttributeValueException, UnsupportedOperationException
-from protocol.filters import Filter, evaluate
+from protocol.filters import Filter, attributes_of, evaluate
 from protocol.values import (
     NAME,
     UID,
@@ -154,6 +159,7 @@ class PropertyDefinitions:
     async def get(
         self, object_class: str, uid: Uid, options: OperationOptions
     ) -> ConnectorObject | None:
+        _check_names(object_class, None, options)
         crm = PROPERTY_CLASSES[object_class]
         answer = await self.http.request(
             "GET",
@@ -168,6 +174,7 @@ class PropertyDefinitions:
     async def search(
         self, object_class: str, filter: Filter | None, options: OperationOptions
     ) -> AsyncIterator[SearchPage]:
+        _check_names(object_class, filter, options)
         # Only the equals-on-__UID__ plans matter here: definitions are few, and read whole.
         found = plan(filter, builtin_catalog(PROPERTY_CLASSES[object_class].object_class))
         objects: list[ConnectorObject]
@@ -250,6 +257,20 @@ class PropertyDefinitions:
             action=f"archive {object_class} {uid.value}",
         )
         self.http.forget_schema()
+
+
+def _check_names(object_class: str, filter: Filter | None, options: OperationOptions) -> None:
+    """Refuse a name the schema does not list, rather than match nothing."""
+    known = {UID, *(a.name for a in property_definition_class(object_class).attributes)}
+    places = (
+        ("the filter", sorted(attributes_of(filter)) if filter is not None else []),
+        ("the attributes to get", options.attributesToGet or []),
+        ("the sort keys", [k.field for k in options.sortKeys or []]),
+    )
+    for where, names in places:
+        for name in names:
+            if name not in known:
+                raise unknown_attribute(object_class, name, where)
 
 
 def _no_value_updates() -> UnsupportedOperationException:

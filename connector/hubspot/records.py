@@ -25,7 +25,7 @@ from protocol.errors import (
     UnknownUidException,
     UnsupportedOperationException,
 )
-from protocol.filters import Filter, attributes_of
+from protocol.filters import Filter, attributes_of, rename_attributes
 from protocol.values import UID, Attributes, ConnectorObject, OperationOptions, Uid
 
 _RMW_ATTEMPTS = 3
@@ -60,7 +60,11 @@ class CrmObjects:
         if attributes_to_get is None:
             names = list(catalog.default_properties)
         else:
-            names = [catalog.property_name(a) for a in attributes_to_get if a != UID]
+            names = [
+                catalog.property_name(catalog.attribute(a, "the attributes to get"))
+                for a in attributes_to_get
+                if a != UID
+            ]
             names += [crm.name_property, crm.last_modified]
         if filter is not None:
             names += [catalog.property_name(a) for a in attributes_of(filter) if a != UID]
@@ -87,6 +91,8 @@ class CrmObjects:
         self, object_class: str, filter: Filter | None, options: OperationOptions
     ) -> AsyncIterator[SearchPage]:
         crm, catalog, reader = await self._crm(object_class)
+        if filter is not None:
+            filter = rename_attributes(filter, lambda a: catalog.attribute(a, "the filter"))
         sort = self._sort(catalog, options)
         run = SearchRun(
             self.http,
@@ -113,7 +119,8 @@ class CrmObjects:
                 + ". Sort on one of them"
             )
         key = keys[0]
-        name = "hs_object_id" if key.field == UID else catalog.property_name(key.field)
+        field = catalog.attribute(key.field, "the sort keys")
+        name = "hs_object_id" if field == UID else catalog.property_name(field)
         return Sort(name, key.ascending)
 
     async def create(
@@ -256,6 +263,7 @@ class CrmObjects:
         and the whole step is redone (a few times) when someone changed the object between.
         """
         crm, catalog, _ = await self._crm(object_class)
+        attributes = catalog.attributes(attributes, "the attributes to write")
         for attribute in attributes:
             prop = catalog.get(catalog.property_name(attribute))
             if not prop.multi_valued:

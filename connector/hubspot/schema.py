@@ -1,7 +1,10 @@
 """Object classes, HubSpot property definitions, and the ICF schema built from them.
 
 `contact` and `company` are CRM objects: `__UID__` is HubSpot's id, `__NAME__` is the email
-(contact) or the name (company), every other attribute is a HubSpot property under its own name,
+(contact) or the name (company), and HubSpot's own name for it (`email`, `name`) is the same
+attribute wherever an attribute is named (filters, attributes to get, sort keys, writes); every
+other attribute is a HubSpot property under its own name. A name the schema does not list is
+refused (`InvalidAttributeValueException`), never taken as an attribute no object carries,
 and `Uid.revision` is the last-modified time (docs/hubspot.md §1.8: `lastmodifieddate` for
 contacts, `hs_lastmodifieddate` for companies).
 
@@ -19,8 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from protocol.errors import InvalidAttributeValueException
 from protocol.schema import AttributeFlag, AttributeInfo, AttributeType, ObjectClassInfo, Schema
-from protocol.values import NAME
+from protocol.values import NAME, UID, Attributes, AttributeValue
 
 CONTACT: Final = "contact"
 COMPANY: Final = "company"
@@ -192,12 +196,43 @@ class PropertyCatalog:
         """The HubSpot property behind an attribute name."""
         return self.crm.name_property if attribute == NAME else attribute
 
+    def attribute(self, name: str, where: str) -> str:
+        """The attribute `name` names (`email` is `__NAME__` for a contact); an
+        `InvalidAttributeValueException` naming it when the object class has none such."""
+        if name == self.crm.name_property:
+            return NAME
+        if name in (UID, NAME) or name in self.by_name:
+            return name
+        raise unknown_attribute(self.crm.object_class, name, where)
+
+    def attributes(self, attributes: Attributes, where: str) -> Attributes:
+        """Attributes to write under their one name each; the name given twice (`__NAME__`
+        and `email`) with different values is refused rather than one silently dropped."""
+        out: dict[str, list[AttributeValue]] = {}
+        for name, values in attributes.items():
+            canonical = self.attribute(name, where)
+            if canonical in out and out[canonical] != list(values):
+                raise InvalidAttributeValueException(
+                    f"{name} and {NAME} are the same attribute of a {self.crm.object_class}, "
+                    "given different values; give one"
+                )
+            out[canonical] = list(values)
+        return out
+
     def object_class_info(self) -> ObjectClassInfo:
         attributes = [self.by_name[self.crm.name_property].attribute_info(NAME)]
         attributes += [
             p.attribute_info() for n, p in self.by_name.items() if n != self.crm.name_property
         ]
         return ObjectClassInfo(type=self.crm.object_class, attributes=attributes)
+
+
+def unknown_attribute(object_class: str, name: str, where: str) -> InvalidAttributeValueException:
+    """The refusal of an attribute name the object class does not have."""
+    return InvalidAttributeValueException(
+        f"{object_class} has no attribute '{name}' (in {where}); the valid names are the "
+        f"attributes the schema lists for {object_class}"
+    )
 
 
 def builtin_catalog(object_class: str) -> PropertyCatalog:

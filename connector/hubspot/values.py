@@ -113,7 +113,7 @@ def to_properties(
 ) -> dict[str, str]:
     """HubSpot's `properties` for a create or an update (REPLACE) of these attributes."""
     out: dict[str, str] = {}
-    for attribute, values in attributes.items():
+    for attribute, values in catalog.attributes(attributes, "the attributes to write").items():
         if attribute == UID:
             raise InvalidAttributeValueException("__UID__ is HubSpot's id and cannot be written")
         prop = catalog.get(catalog.property_name(attribute))

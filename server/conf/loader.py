@@ -170,6 +170,7 @@ def load_conf(
     for path in provisioner_files(conf_dir):
         result = read_provisioner(path, substituter, keys, confidential)
         issues.extend(result.issues)
+        warnings.extend(result.warnings)
         files[path] = stat_mtime(path)
         encrypted.extend(f"{path}: $.configurationProperties.{p}" for p in result.encrypted)
         if result.config is not None:

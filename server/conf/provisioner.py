@@ -1,9 +1,14 @@
 """One `conf/provisioner.openicf-<name>.json`: read, substitute, decrypt, validate, encrypt.
 
-The file is IDM's provisioner format (docs/openicf.md §3.2), so an operator can copy it from IDM:
-`connectorRef`, `configurationProperties`, `poolConfigOption`, `operationTimeout` and
-`resultsHandlerConfig` are typed by `protocol.configuration`; IDM's other keys (`objectTypes`,
-`syncFailureHandler`, `operationOptions`, `producerBufferSize`, ...) are kept as they are.
+The file is IDM's provisioner format (docs/openicf.md §3.2), so an operator can copy the file IDM
+saved, values as IDM writes them (strings for numbers, nulls, `-1` timeouts). Every key IDM
+writes is read (`PROVISIONER_KEYS`): `connectorRef`, `configurationProperties`, `poolConfigOption`,
+`operationTimeout` and `resultsHandlerConfig` are typed by `protocol.configuration`; `enabled:
+false` keeps the configuration from being served; `objectTypes` goes to clients with
+CONNECTOR_INFO (they map IDM's property names with it, docs/protocol.md); `connectorRef.
+displayName` names the system in `test`. IDM's own keys (`operationOptions`,
+`syncFailureHandler`, `producerBufferSize`, `connectorHostRef`, `systemType`, ...) are accepted
+and kept. A key IDM does not write is a warning that names it, and is left out.
 
 Confidential properties (the connector says which) end up as `GuardedString`s:
 
@@ -27,13 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError, field_validator
 
 from connector.base import Connector
 from connector.registry import ConnectorRegistry
-from protocol.configuration import ConnectorKey, InlineConfiguration, ObjectPoolConfiguration
+from protocol.configuration import (
+    OPERATION_NAMES,
+    ConnectorKey,
+    InlineConfiguration,
+    ObjectPoolConfiguration,
+    ResultsHandlerConfiguration,
+    idm_value,
+)
 from protocol.errors import ConnectorException
-from protocol.values import GuardedString
+from protocol.values import GuardedString, JsonValue
 from server.atomicfile import locked, write_atomic
 from server.conf.errors import ConfigIssue
 from server.conf.substitution import Substituter
@@ -61,9 +73,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 class ConnectorRef(ConnectorKey):
-    """IDM's `connectorRef`: the connector key, plus the connector server IDM routes through."""
+    """IDM's `connectorRef`: the connector key, the connector server IDM routes through, and
+    what IDM's admin UI adds when it saves the file (`displayName`, `systemType`)."""
 
     connectorHostRef: str | None = None
+    displayName: str | None = None
+    systemType: str | None = None
 
 
 ConnectorRefLike: TypeAlias = ConnectorKey
@@ -96,16 +111,57 @@ class RegistryLookup:
 
 
 class ProvisionerConfig(InlineConfiguration):
-    """A named configuration from `conf/`: an inline configuration plus its name and connector.
+    """A named configuration from `conf/`: an inline configuration plus IDM's other keys.
 
-    It is an `InlineConfiguration`, so the daemon handles both kinds of configuration alike;
-    IDM's other keys stay available in `model_extra`.
+    It is an `InlineConfiguration`, so the daemon handles both kinds of configuration alike.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     name: str
+    enabled: bool = True
     connectorRef: ConnectorRef
+    objectTypes: dict[str, dict[str, JsonValue]] | None = None
+    """IDM's names for the object classes and their attributes (`nativeType`, `nativeName`)."""
+    operationOptions: dict[str, JsonValue] | None = None
+    syncFailureHandler: dict[str, JsonValue] | None = None
+    producerBufferSize: int | None = None
+    connectorPoolingSupported: bool | None = None
+
+    @field_validator("enabled", "producerBufferSize", "connectorPoolingSupported", mode="before")
+    @classmethod
+    def _idm_form(cls, value: object) -> object:
+        return idm_value(value)
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _enabled_by_default(cls, value: object) -> object:
+        return True if value is None else value
+
+
+PROVISIONER_KEYS: Final[dict[str, frozenset[str]]] = {
+    "": frozenset({*ProvisionerConfig.model_fields, "_id"}),
+    "connectorRef": frozenset(ConnectorRef.model_fields),
+    "poolConfigOption": frozenset(ObjectPoolConfiguration.model_fields),
+    "operationTimeout": OPERATION_NAMES,
+    "resultsHandlerConfig": frozenset(ResultsHandlerConfiguration.model_fields),
+}
+"""The keys IDM writes, at the top of a provisioner file and in its typed sections (`_id` is
+in what IDM's REST API returns for a configuration)."""
+
+
+def unknown_keys(document: dict[str, Any]) -> list[list[str | int]]:
+    """The JSON paths of keys IDM never writes; removed from `document`."""
+    found: list[list[str | int]] = []
+    for section, known in PROVISIONER_KEYS.items():
+        part = document.get(section) if section else document
+        if not isinstance(part, dict):
+            continue
+        for key in [k for k in part if k not in known]:
+            found.append([section, key] if section else [key])
+            del part[key]
+    document.pop("_id", None)
+    return found
 
 
 def provisioner_files(conf_dir: Path) -> list[Path]:
@@ -156,6 +212,7 @@ class FileResult:
 
     config: ProvisionerConfig | None
     issues: list[ConfigIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     encrypted: list[str] = field(default_factory=list)
     """Properties found in plain text and now encrypted in the file."""
 
@@ -229,6 +286,11 @@ def _read(
             data[key], _ = substituter.tree(value, errors, (key,))
     for error_path, message in errors:
         issue(error_path, message)
+    for where in unknown_keys(data):
+        result.warnings.append(
+            f"{display}: {json_path(where)}: not a key IDM writes in a provisioner file; ignored"
+        )
+    enabled = idm_value(data.get("enabled")) is not False
 
     found = data.get(PROPERTIES)
     # When missing or not an object, the model validation below reports it.
@@ -247,7 +309,13 @@ def _read(
                 if isinstance(confidential, RegistryLookup):
                     connector = confidential.connector(ref)
             except LookupError:
-                issue(["connectorRef"], f"no installed connector matches {ref}")
+                if enabled:
+                    issue(["connectorRef"], f"no installed connector matches {ref}")
+                else:  # IDM does not start a disabled system, and neither do we
+                    result.warnings.append(
+                        f"{display}: $.connectorRef: no installed connector matches {ref}; "
+                        "the configuration is disabled (enabled: false), so it is not served"
+                    )
 
     to_encrypt: list[tuple[str, str]] = []
     for prop, value in list(properties.items()):

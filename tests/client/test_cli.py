@@ -20,7 +20,7 @@ import pytest
 
 from client.cli import Progress, parse_attributes, parse_sort_keys
 from protocol.values import SortKey
-from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
+from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command, serve
 
 
 @dataclass
@@ -43,23 +43,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "operationTimeout": {"TEST": 10000},
     }
     (conf / "provisioner.openicf-memory.json").write_text(json.dumps(provisioner))
-    env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_AUTH_FAILURE_DELAY_S": "0"}
-    process = subprocess.Popen(
-        [*command("hubspot-rcs"), "serve", "--conf", str(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    port = None
-    for line in process.stdout:
-        event = json.loads(line)
-        if event["event"] == "server.listening":
-            port = event["port"]
-            break
-    assert port, process.stderr.read() if process.stderr else "no output"
-    yield Served(process, f"ws://127.0.0.1:{port}/openicf", conf)
+    process, url = serve(conf)
+    yield Served(process, url, conf)
     if process.poll() is None:
         process.kill()
         process.wait()
@@ -96,7 +81,7 @@ def test_test_prints_what_idm_prints(served: Served) -> None:
         "config": "config/provisioner.openicf/memory",
         "connectorRef": MEMORY_KEY.model_dump() | {"bundleVersion": "[1.0,2.0)"},
         "displayName": "In-memory Connector",
-        "objectTypes": ["company", "contact"],
+        "objectTypes": ["__ALL__", "company", "contact"],
         "ok": True,
     }
 

@@ -59,7 +59,7 @@ async def test_create_get_update_delete_round_trip(client: RcsClient) -> None:
     assert found.uid.revision == uid.revision == "4"
 
     with pytest.raises(PreconditionFailedException):
-        await memory.update("company", Uid(value=uid.value, revision="1"), {"x": ["y"]})
+        await memory.update("company", Uid(value=uid.value, revision="1"), {"industry": ["y"]})
     with pytest.raises(AlreadyExistsException) as exists:
         await memory.create("company", {NAME: ["Acme"]})
     assert exists.value.wire_class.endswith(".AlreadyExistsException")

@@ -64,7 +64,12 @@ async def test_filters_and_sort_keys() -> None:
     assert matched == ["7"]
     ordered, _ = await search(c, sortKeys=[SortKey(field="firstname", ascending=False)])
     assert ordered[:3] == ["9", "8", "7"]  # First9 > First8 > ... > First12 > First11 ...
-    assert (await search(c, filter=Presence(attribute="nothing")))[0] == []
+    assert (await search(c, filter=Presence(attribute="industry")))[0] == []
+    for refused in ({"filter": Presence(attribute="nothing")}, {"attributesToGet": ["nothing"]}):
+        with pytest.raises(InvalidAttributeValueException, match="no attribute 'nothing'"):
+            await search(c, **refused)
+    with pytest.raises(InvalidAttributeValueException, match=r"no attribute 'nothing'.*schema"):
+        await c.create("contact", {"nothing": ["x"]}, OperationOptions())
 
 
 async def test_create_update_delete_semantics() -> None:
@@ -73,9 +78,9 @@ async def test_create_update_delete_semantics() -> None:
     uid = await c.create("contact", {NAME: ["a@example.com"], "phone": ["1"]}, options)
     with pytest.raises(AlreadyExistsException):
         await c.create("contact", {NAME: ["a@example.com"]}, options)
-    uid = await c.update("contact", uid, {"phone": [], "title": ["CTO"]}, options)
+    uid = await c.update("contact", uid, {"phone": [], "industry": ["CTO"]}, options)
     got = await c.get("contact", uid, options)
-    assert got is not None and got.attributes == {"title": ["CTO"]} and uid.revision == "2"
+    assert got is not None and got.attributes == {"industry": ["CTO"]} and uid.revision == "2"
     with pytest.raises(PreconditionFailedException):
         await c.update("contact", Uid(value=uid.value, revision="1"), {}, options)
     await c.delete("contact", uid, options)

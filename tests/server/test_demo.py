@@ -20,7 +20,6 @@ from server.secrets.envelope import Place, decrypt
 from server.secrets.jsonedit import json_path
 from server.secrets.keystore import Keystore
 from tests.conftest import KEY, command
-from tests.demo import banner, start_demo
 
 PROVISIONER = "provisioner.openicf-hubspot.json"
 
@@ -45,6 +44,37 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def banner(process: subprocess.Popen[str]) -> list[str]:
+    """The lines the demo prints once ready (log lines on the same stdout are skipped)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        if line.startswith("{"):  # a JSON log line
+            continue
+        lines.append(line.rstrip("\n"))
+        if "hubspot-rcs-client" in line and " create " in line:  # the last command printed
+            return lines
+    stderr = process.stderr.read() if process.stderr else ""
+    raise AssertionError(f"the demo printed no commands; stdout: {lines}; stderr: {stderr}")
+
+
+def start_demo(cwd: Path, port: int, *, contacts: int, companies: int) -> subprocess.Popen[str]:
+    """`hubspot-rcs demo` on `port`, its configuration in `cwd/demo`, as a user starts it."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RCS_")}
+    return subprocess.Popen(
+        [
+            *command("hubspot-rcs"),
+            *("demo", "--port", str(port), "--dir", str(cwd / "demo")),
+            *("--contacts", str(contacts), "--companies", str(companies)),
+        ],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ | {"RCS_KEY": KEY, "RCS_LOG_FORMAT": "json"},
+    )
+
+
 def run_printed(line: str, cwd: Path) -> list[dict[str, Any]]:
     """Run one printed client command as a user would paste it; its JSON output lines."""
     result = subprocess.run(
@@ -64,9 +94,7 @@ def run_printed(line: str, cwd: Path) -> list[dict[str, Any]]:
 async def test_the_demo_serves_hubspot_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     conf = tmp_path / "demo"
-    demo = start_demo(
-        tmp_path, "--port", str(port), "--dir", str(conf), "--contacts", "300", "--companies", "30"
-    )
+    demo = start_demo(tmp_path, port, contacts=300, companies=30)
     try:
         printed = banner(demo)
         url = f"ws://127.0.0.1:{port}/openicf"
@@ -86,11 +114,15 @@ async def test_the_demo_serves_hubspot_and_stops_on_ctrl_c(tmp_path: Path) -> No
         ]
         [tested] = run_printed(commands[0], tmp_path)
         assert tested["ok"] is True and "contact" in tested["objectTypes"]
+        assert tested["displayName"] == "HubSpot Connector"
+        # the provisioner file carries objectTypes, so objects print under IDM's names
         *smiths, result = run_printed(commands[1], tmp_path)
-        assert smiths and {tuple(c["attributes"]["lastname"]) for c in smiths} == {("Smith",)}
+        assert smiths and {c["lastname"] for c in smiths} == {"Smith"}
+        assert all(set(c) >= {"_id", "email", "firstname"} for c in smiths)
         assert "remainingPagedResults" in result["searchResult"]
         *companies, result = run_printed(commands[2], tmp_path)
         assert len(companies) == 5 and result["searchResult"]["pagedResultsCookie"]
+        assert all(set(c) == {"_id", "_rev", "name", "domain"} for c in companies)
         [uid] = run_printed(commands[3], tmp_path)
 
         async with await RcsClient.connect(url, KEY) as client:

@@ -111,7 +111,7 @@ def contact_filters(everyone: list[ConnectorObject]) -> list[Filter]:
         And(
             filters=[
                 Equals(attribute="__UID__", value=everyone[0].uid.value),
-                Presence(attribute="nothing_here"),
+                Presence(attribute="fax"),
             ]
         ),
     ]
