@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
-BENCHMARKS := protocol emulator hubspot_read hubspot_rate
+BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_sync openicf_codec
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(addprefix bench-,$(BENCHMARKS))
 
 bench-%: $(DEV_STAMP)
 	$(BIN)/python -m bench.$*
+
+# Regenerates protocol/openicf/proto/*_pb2.py[i] from the .proto files there.
+proto: $(STAMP)
+	$(BIN)/python tests/protocol/openicf/test_generated.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info run

@@ -5,6 +5,7 @@
     hubspot-rcs-client test hubspot
     hubspot-rcs-client search hubspot contact --query-filter 'email sw "ann" and lastname eq "Lee"'
     hubspot-rcs-client create hubspot contact --attr __NAME__=ann@example.com --attr firstname=Ann
+    hubspot-rcs-client sync hubspot contact --token "$TOKEN" --follow
 
 CONFIG names a configuration the server holds; the connector key each operation needs comes
 from the server's CONNECTOR_INFO (or `--connector bundleName:bundleVersion:connectorName`).
@@ -48,6 +49,7 @@ from protocol.values import (
     OperationOptions,
     SearchResult,
     SortKey,
+    SyncToken,
     Uid,
     UpdateType,
 )
@@ -425,6 +427,44 @@ async def cmd_script(client: RcsClient, args: argparse.Namespace, out: Writer) -
     )
 
 
+async def cmd_sync(client: RcsClient, args: argparse.Namespace, out: Writer) -> None:
+    """No token: the latest token (IDM's first poll). A token: the deltas since it, one JSON
+    line each, then `{"token": ...}`, where the next poll resumes. `--follow` polls every
+    `--interval` seconds, as IDM's live-sync schedule does, until Ctrl-C."""
+    facade = await facade_for(client, args)
+    names = await resolve_names(client, facade, args)
+    declared = await idm_type(client, args)
+    options = _options(args, names)
+    object_class = names.native_type
+    token = None if args.token is None else SyncToken(value=_token_value(args.token))
+    if token is None:
+        token = await facade.latest_sync_token(object_class, timeout_s=args.timeout)
+        out.document({"token": None if token is None else token.value})
+        if not args.follow:
+            return
+        out.flush()
+        await asyncio.sleep(args.interval)
+    while True:
+        async with facade.sync(object_class, token, options, timeout_s=args.timeout) as deltas:
+            async for delta in deltas:
+                shown = dump(delta)
+                if delta.connectorObject is not None:
+                    shown["connectorObject"] = show(delta.connectorObject, declared)
+                out.document(shown)
+                token = delta.token
+        token = deltas.token
+        out.document({"token": None if token is None else token.value})
+        out.flush()
+        if not args.follow:
+            return
+        await asyncio.sleep(args.interval)
+
+
+def _token_value(text: str) -> str | int:
+    """A token printed as a number is a number (ICF tokens are strings or integers)."""
+    return int(text) if text.isdigit() else text
+
+
 # -- the parser -----------------------------------------------------------------------------------
 
 CONFIG_HELP = (
@@ -588,6 +628,25 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", metavar="JSON|@FILE", help=JSON_HELP)
     delete = command("delete", cmd_delete, "delete an object", "config", "object_class", "uid")
     delete.add_argument("--revision", help=REVISION_HELP)
+    sync = command(
+        "sync",
+        cmd_sync,
+        "the latest sync token; with --token, the changes since it and the next token",
+        "config",
+        "object_class",
+    )
+    sync.add_argument(
+        "--token",
+        help="the token the previous poll printed, e.g. 1733011200000 (default: print the "
+        "latest token, where a first poll starts)",
+    )
+    sync.add_argument(
+        "--follow", action="store_true", help="keep polling until Ctrl-C (default: poll once)"
+    )
+    sync.add_argument(
+        "--interval", type=float, default=15.0, help="seconds between polls (default 15)"
+    )
+    sync.add_argument("--attributes", help=ATTRIBUTES_HELP)
     script = command("script", cmd_script, "run a script on the connector", "config")
     script.add_argument(
         "--language", required=True, help="the script's language, e.g. python (required)"
@@ -677,6 +736,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CountRefused as exc:
         _fail(f"{PROG}: {exc}", exits.REFUSED)
     except KeyboardInterrupt:
+        if getattr(args, "follow", False):
+            # Stopped between or during polls: every delta printed carries its token, and the
+            # last token line printed resumes after everything before it.
+            print("stopped", file=sys.stderr)
+            return exits.OK
         _fail(f"{PROG}: interrupted", exits.INTERRUPTED)
     return exits.OK
 

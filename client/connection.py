@@ -595,10 +595,13 @@ class Facade:
         self,
         object_class: str,
         token: SyncToken | None = None,
+        options: OperationOptions | None = None,
         *,
         timeout_s: float | None = None,
     ) -> SyncResults:
-        op = SyncOpRequest(objectClass=object_class, token=token)
+        op = SyncOpRequest(
+            objectClass=object_class, token=token, options=options or OperationOptions()
+        )
         return SyncResults(self.client, self.request(sync=op), timeout_s)
 
 

@@ -42,6 +42,9 @@ class Writer:
     def line(self, text: str) -> None:
         self.out.write(text + "\n")
 
+    def flush(self) -> None:
+        self.out.flush()
+
 
 def _is_terminal(out: TextIO) -> bool:
     try:

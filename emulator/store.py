@@ -276,6 +276,7 @@ class ObjectTable:
         self._index_remove(record)
         del self._live[bisect.bisect_left(self._live, record.id, key=_ID)]
         record.archived_ms = self.clock.now_ms()
+        record.updated_ms = record.archived_ms  # archiving is a write too: `updatedAt` follows
         bisect.insort(self._archived, record, key=_ID)
         self.version += 1
         self.counters.archived += 1
@@ -484,6 +485,7 @@ class Store:
                     contact, {"associatedcompanyid": str(company_id)}, source="ASSOCIATIONS"
                 )
         self.associations.add(contact_id, company_id, wanted)
+        self._touch(contact_id, company_id)
 
     def dissociate(self, contact_id: int, company_id: int, types: Iterable[int] | None) -> None:
         """Remove some (or, with None, all) types between a contact and a company."""
@@ -498,6 +500,28 @@ class Store:
             contact = self.contacts.get(contact_id)
             if contact is not None:
                 self.contacts.apply(contact, {"associatedcompanyid": None}, source="ASSOCIATIONS")
+        if before is not None:
+            self._touch(contact_id, company_id)
+
+    def _touch(self, contact_id: int | None, company_id: int | None) -> None:
+        """An association changed: both ends are written (§1.5, every write moves the
+        last-modified time), and the company's `num_associated_contacts` is counted again.
+
+        That both ends move is what an incremental reader needs to see the change; HubSpot
+        recalculates the count property on the company, and the contact's side is assumed to
+        move alike (docs/emulator.md).
+        """
+        if contact_id is not None:
+            contact = self.contacts.get(contact_id)
+            if contact is not None:
+                self.contacts.apply(contact, {}, source="ASSOCIATIONS")
+        if company_id is not None:
+            company = self.companies.get(company_id)
+            if company is not None:
+                count = len(self.associations.of("companies", company_id, "contacts"))
+                self.companies.apply(
+                    company, {"num_associated_contacts": str(count)}, source="ASSOCIATIONS"
+                )
 
     def archive(self, table: ObjectTable, record: Record) -> None:
         """Archive an object and drop its associations (they vanish with it)."""
@@ -512,6 +536,10 @@ class Store:
                     self.contacts.apply(
                         contact, {"associatedcompanyid": None}, source="ASSOCIATIONS"
                     )
+                self._touch(contact_id, None)
+        else:
+            for company_id in others:
+                self._touch(None, company_id)
 
     # -- JSON lines -----------------------------------------------------------------------------
 

@@ -90,6 +90,16 @@ class HubspotConfiguration(Configuration):
         gt=0,
         help="At most this many CRM search calls per second (HubSpot's own limit is 5)",
     )
+    syncLookBackSeconds: float = Property(
+        60.0,
+        order=15,
+        display="Sync Look-Back Seconds",
+        ge=0,
+        le=3600,
+        help="Live sync reads changes this far behind the newest again, and drops those it "
+        "delivered, so that a change HubSpot's search indexed late is not missed; it must be "
+        "longer than HubSpot's indexing delay (docs/hubspot-connector.md, Live sync)",
+    )
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> Self:

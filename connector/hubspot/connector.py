@@ -8,6 +8,8 @@ It answers to the Java connector's key (docs/openicf.md §6), so IDM's provision
   what its errors become);
 - schema.py, values.py: object classes, schema, value conversion;
 - records.py: the operations on contacts and companies;
+- associations.py: contacts tied to companies, as attributes (v4 associations API);
+- sync.py: live sync (SyncOp) of contacts and companies;
 - planner.py, search.py: filters into HubSpot calls, and paging;
 - definitions.py: the operations on property definitions, as objects;
 - scripts.py: Python scripts run on the connector.
@@ -29,9 +31,16 @@ from connector.base import (
     SearchOp,
     SearchPage,
     SharedResources,
+    SyncOp,
+    SyncPage,
     TestOp,
     UpdateAttributeValuesOp,
     UpdateOp,
+)
+from connector.hubspot.associations import (
+    Associations,
+    LinkedObjects,
+    association_attribute_infos,
 )
 from connector.hubspot.configuration import HubspotConfiguration
 from connector.hubspot.definitions import PropertyDefinitions
@@ -40,11 +49,19 @@ from connector.hubspot.records import CrmObjects
 from connector.hubspot.schema import OBJECT_CLASSES, PROPERTY_CLASSES, build_schema
 from connector.hubspot.scripts import run_python
 from connector.hubspot.shared import HubspotShared
+from connector.hubspot.sync import LiveSync
 from protocol.configuration import ConnectorKey
 from protocol.errors import ConnectorException
 from protocol.filters import Filter
 from protocol.schema import Schema
-from protocol.values import Attributes, ConnectorObject, JsonValue, OperationOptions, Uid
+from protocol.values import (
+    Attributes,
+    ConnectorObject,
+    JsonValue,
+    OperationOptions,
+    SyncToken,
+    Uid,
+)
 
 
 class HubspotConnector(
@@ -58,8 +75,9 @@ class HubspotConnector(
     UpdateAttributeValuesOp,
     DeleteOp,
     ScriptOnConnectorOp,
+    SyncOp,
 ):
-    """Reconcile and provision HubSpot contacts and companies."""
+    """Reconcile, provision and live-sync HubSpot contacts and companies."""
 
     connector_key = ConnectorKey(
         bundleName="org.forgerock.openicf.connectors.hubspot-connector",
@@ -75,7 +93,9 @@ class HubspotConnector(
         super().__init__(context, shared)
         assert isinstance(shared, HubspotShared)
         self.http: HubspotShared = shared
-        self._objects = CrmObjects(shared)
+        associations = Associations(shared)
+        self._objects = LinkedObjects(CrmObjects(shared), associations)
+        self._sync = LiveSync(shared, associations)
         self._definitions = PropertyDefinitions(shared)
 
     @classmethod
@@ -115,7 +135,7 @@ class HubspotConnector(
         )
         return answer.body
 
-    def _handler(self, object_class: str) -> CrmObjects | PropertyDefinitions:
+    def _handler(self, object_class: str) -> LinkedObjects | PropertyDefinitions:
         """Definitions and CRM objects are two kinds of object class; each has its handler."""
         return self._definitions if object_class in PROPERTY_CLASSES else self._objects
 
@@ -157,6 +177,17 @@ class HubspotConnector(
     async def delete(self, object_class: str, uid: Uid, options: OperationOptions) -> None:
         await self._handler(object_class).delete(object_class, uid, options)
 
+    # -- live sync -----------------------------------------------------------------------
+
+    async def sync(
+        self, object_class: str, token: SyncToken | None, options: OperationOptions
+    ) -> AsyncIterator[SyncPage]:
+        async for page in self._sync.sync(object_class, token, options):
+            yield page
+
+    async def latest_sync_token(self, object_class: str) -> SyncToken | None:
+        return await self._sync.latest_sync_token(object_class)
+
     # -- test and schema -----------------------------------------------------------------
 
     async def test(self) -> None:
@@ -176,7 +207,7 @@ class HubspotConnector(
             raise type(exc)(f"test failed on an authenticated call: {exc}") from None
 
     async def schema(self) -> Schema:
-        return build_schema(await self.http.catalogs())
+        return build_schema(await self.http.catalogs(), association_attribute_infos())
 
     # -- scripts -------------------------------------------------------------------------
 

@@ -280,12 +280,19 @@ def property_definition_class(object_class: str) -> ObjectClassInfo:
     )
 
 
-def build_schema(catalogs: Mapping[str, PropertyCatalog]) -> Schema:
-    classes = [catalogs[CONTACT].object_class_info(), catalogs[COMPANY].object_class_info()]
+def build_schema(
+    catalogs: Mapping[str, PropertyCatalog],
+    extra: Mapping[str, Iterable[AttributeInfo]] | None = None,
+) -> Schema:
+    """The schema; `extra` adds attributes that are not HubSpot properties (associations)."""
+    classes = []
+    for object_class in (CONTACT, COMPANY):
+        info = catalogs[object_class].object_class_info()
+        added = list((extra or {}).get(object_class, ()))
+        classes.append(info.model_copy(update={"attributes": info.attributes + added}))
     classes += [property_definition_class(c) for c in PROPERTY_CLASSES]
     everything = list(OBJECT_CLASSES)
     operations = ("CREATE", "GET", "SEARCH", "UPDATE", "DELETE")
-    return Schema(
-        objectClasses=classes,
-        supportedObjectClassesByOperation={op: everything for op in operations},
-    )
+    by_operation = {op: everything for op in operations}
+    by_operation["SYNC"] = list(CRM_TYPES)  # and __ALL__, which names both
+    return Schema(objectClasses=classes, supportedObjectClassesByOperation=by_operation)

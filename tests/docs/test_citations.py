@@ -21,7 +21,8 @@ CITATION = re.compile(
     + r")+)"
 )
 BARE = re.compile(r"(?<![\w/.])" + SECTION)
-HEADING = re.compile(r"^#+\s+(§[A-Z]?\d+(?:\.\d+)*)\b", re.MULTILINE)
+HEADING = re.compile(r"^#+\s+§?([A-Z]?\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
+"""`## §1.7 Search`, or `## 9. Objects` / `### 9.1 Attribute sets` (the section sign optional)."""
 
 
 def repository_files() -> list[Path]:
@@ -46,9 +47,7 @@ def text_of(path: Path) -> str:
 def sections(name: str) -> set[str]:
     """The section numbers that head a part of docs/<name>.md."""
     path = ROOT / "docs" / f"{name}.md"
-    return (
-        {h.replace(" ", "") for h in HEADING.findall(path.read_text())} if path.exists() else set()
-    )
+    return {"§" + h for h in HEADING.findall(path.read_text())} if path.exists() else set()
 
 
 def citations() -> list[tuple[str, str, str]]:

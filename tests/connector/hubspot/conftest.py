@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from client.connection import Facade, RcsClient
 from connector.base import ConnectorContext
 from connector.hubspot import HubspotConnector
 from connector.hubspot.configuration import HubspotConfiguration
+from connector.registry import ConnectorRegistry
 from emulator import Emulator, EmulatorSettings, run_emulator
+from protocol.configuration import InlineConfiguration
 from protocol.values import GuardedString
+from server.app import ConnectorServer, HostedConfiguration
+from server.keyhash import hash_key
+from server.settings import ServerSettings
+
+SERVER_KEY = "test-key"
 
 MakeConnector = Callable[..., Awaitable[HubspotConnector]]
 
@@ -41,6 +50,27 @@ def properties_for(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     }
     properties.update(overrides)
     return properties
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    properties: dict[str, Any], name: str = "hubspot"
+) -> AsyncIterator[tuple[ConnectorServer, Facade]]:
+    """A real server on 127.0.0.1 port 0 holding one HubSpot configuration, and a client's
+    facade for it."""
+    hosted = HostedConfiguration(
+        name=name,
+        connector_ref=HubspotConnector.connector_key,
+        configuration=InlineConfiguration.model_validate({"configurationProperties": properties}),
+    )
+    settings = ServerSettings(
+        host="127.0.0.1", port=0, key_hash=hash_key(SERVER_KEY), auth_failure_delay_s=0.0
+    )
+    async with (
+        ConnectorServer(settings, ConnectorRegistry([HubspotConnector]), {name: hosted}) as server,
+        await RcsClient.connect(server.url, SERVER_KEY) as client,
+    ):
+        yield server, await client.facade(name)
 
 
 @pytest.fixture

@@ -5,43 +5,22 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from client.connection import RcsClient
 from connector.base import ConnectorContext
 from connector.hubspot import HubspotConnector
 from connector.hubspot.configuration import HubspotConfiguration
 from connector.hubspot.metrics import HubspotMetrics
-from connector.registry import ConnectorRegistry
 from emulator import Emulator
-from protocol.configuration import InlineConfiguration
 from protocol.errors import InvalidCredentialException
-from server.app import ConnectorServer, HostedConfiguration
-from server.keyhash import hash_key
-from server.settings import ServerSettings
 from tests.server.test_metrics import samples, value
 
-from .conftest import properties_for
-
-KEY = "test-key"
+from .conftest import properties_for, serving
 
 
 async def test_hubspot_calls_429s_limiter_waits_and_token_refreshes(emu: Emulator) -> None:
     # Two permits a second: the third call in a row waits for the client-side limiter.
     properties = properties_for(emu, permitsPerSecond="2")
-    configuration = InlineConfiguration.model_validate({"configurationProperties": properties})
-    hosted = HostedConfiguration(
-        name="crm", connector_ref=HubspotConnector.connector_key, configuration=configuration
-    )
     emu.faults.add(status=429, count=1, path_prefix="/crm/v3/objects/contacts/")
-    server_settings = ServerSettings(
-        host="127.0.0.1", port=0, key_hash=hash_key(KEY), auth_failure_delay_s=0.0
-    )
-    async with (
-        ConnectorServer(
-            server_settings, ConnectorRegistry([HubspotConnector]), {"crm": hosted}
-        ) as server,
-        await RcsClient.connect(server.url, KEY) as client,
-    ):
-        crm = await client.facade("crm")
+    async with serving(properties, "crm") as (server, crm):
         ids = [record.id for record in emu.store.contacts.live()[:3]]
         for uid in ids:
             assert await crm.get("contact", str(uid)) is not None
