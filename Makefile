@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 # Each writes its section of docs/benchmarks.md; `make bench-protocol` runs one.
-BENCHMARKS := protocol emulator hubspot_read hubspot_rate hubspot_sync openicf_codec
+BENCHMARKS := protocol openicf emulator hubspot_read hubspot_rate hubspot_sync hubspot_429 openicf_codec
 
-.PHONY: run test lint typecheck unit bench clean proto
+.PHONY: run test lint typecheck unit bench soak clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(addprefix bench-,$(BENCHMARKS))
 
 bench-%: $(DEV_STAMP)
 	$(BIN)/python -m bench.$*
+
+# Not in CI: 30 minutes of mixed load, the server's memory and open files sampled (they must
+# stay flat); the figures land in docs/reliability.md. Shorter: make soak ARGS='--minutes 3'.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 # Regenerates protocol/openicf/proto/*_pb2.py[i] from the .proto files there.
 proto: $(STAMP)

@@ -91,11 +91,11 @@ def machine() -> str:
     )
 
 
-def write_section(name: str, text: str) -> None:
+def write_section(name: str, text: str, doc_path: Path = DOC) -> None:
     """Replace the text between `<!-- bench:name -->` and `<!-- /bench:name -->`."""
     begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    doc = DOC.read_text()
+    doc = doc_path.read_text()
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(doc):
-        raise RuntimeError(f"docs/benchmarks.md has no {begin} section")
-    DOC.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", doc))
+        raise RuntimeError(f"{doc_path.name} has no {begin} section")
+    doc_path.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", doc))

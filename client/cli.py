@@ -11,6 +11,10 @@ CONFIG names a configuration the server holds; the connector key each operation 
 from the server's CONNECTOR_INFO (or `--connector bundleName:bundleVersion:connectorName`).
 `@FILE` instead of a name sends a provisioner file inline, with the file's `connectorRef`.
 
+`--protocol openicf` speaks OpenICF 1.5, as IDM does, instead of our JSON protocol; the output
+is the same. That wire has no named configurations (IDM sends its provisioner file with every
+request), so CONFIG must then be `@FILE`: a name is refused before any socket opens.
+
 Output is JSON on stdout: one document per line on a pipe, indented on a terminal
 (`client.output`); a search writes its SearchResult last, as `{"searchResult": ...}`. Errors go
 to stderr in one line, and the exit status says what kind (`client.exits`).
@@ -33,7 +37,7 @@ from typing import Any, NoReturn, TextIO
 from pydantic import ValidationError
 
 from client import exits
-from client.connection import DEFAULT_URL, Facade, RcsClient, tls_context
+from client.connection import CALL_TIMEOUT_S, DEFAULT_URL, Facade, RcsClient, tls_context
 from client.exits import UsageError
 from client.idmnames import ObjectType, object_type
 from client.output import Writer, info_table
@@ -116,6 +120,20 @@ def parse_sort_keys(text: str) -> list[SortKey]:
         descending = item.startswith("-")
         keys.append(SortKey(field=item.lstrip("+-"), ascending=not descending))
     return keys
+
+
+def check_protocol(args: argparse.Namespace) -> None:
+    """Refuse a configuration name on the OpenICF wire, saying what works instead."""
+    config = getattr(args, "config", None)
+    if args.protocol != "openicf" or config is None or config.startswith("@"):
+        return
+    raise UsageError(
+        f"configuration {config!r}: the OpenICF protocol has no configurations held by name on "
+        "the server; each request carries its whole configuration, as IDM sends it. Give the "
+        f"provisioner file instead (@provisioner.openicf-{config}.json; its confidential "
+        "properties travel as GuardedStrings), or use --protocol json to name the server's "
+        "configuration"
+    )
 
 
 def read_key(args: argparse.Namespace) -> str:
@@ -508,6 +526,14 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     top.add_argument(
+        "--protocol",
+        choices=["json", "openicf"],
+        default="json",
+        help="the wire: json (ours) or openicf (OpenICF 1.5, as IDM speaks it; CONFIG must "
+        "then be @FILE, e.g. --protocol openicf test @provisioner.openicf-hubspot.json); "
+        "default json",
+    )
+    top.add_argument(
         "--url",
         default=os.environ.get(URL_ENV, DEFAULT_URL),
         help=f"the server's WebSocket URL, ws://HOST:PORT/openicf or wss://... for TLS "
@@ -530,7 +556,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument(
         "--timeout",
         type=float,
-        help="seconds to wait for each answer, e.g. 30 (default: no limit)",
+        help=f"seconds to wait for each answer, e.g. 30 (default {CALL_TIMEOUT_S:g})",
     )
     top.add_argument(
         "--cacert",
@@ -675,6 +701,7 @@ def parser() -> argparse.ArgumentParser:
 def prepare(args: argparse.Namespace) -> None:
     """Check the command line and read the files it names before any socket opens."""
     exits.check_url(args.url)
+    check_protocol(args)
     config = getattr(args, "config", None)
     args.inline_document = None
     if isinstance(config, str) and config.startswith("@"):
@@ -700,7 +727,11 @@ def prepare(args: argparse.Namespace) -> None:
 
 async def run(args: argparse.Namespace, out: Writer) -> None:
     async with await RcsClient.connect(
-        args.url, read_key(args), ssl=ssl_context(args), auth="bearer" if args.bearer else "basic"
+        args.url,
+        read_key(args),
+        protocol=args.protocol,
+        ssl=ssl_context(args),
+        auth="bearer" if args.bearer else "basic",
     ) as client:
         await args.func(client, args, out)
 

@@ -12,8 +12,13 @@ A reader task routes every frame to the request it answers (by messageId, docs/p
 "Envelope"). Search parts queue up to a bound; past it the reader waits, TCP pushes back, and
 the server's sends wait too, so a slow consumer slows the connector rather than filling memory.
 Leaving a search early (break, an exception, `aclose`) sends a cancel, as IDM's client does when
-its handler returns false (docs/openicf.md §1.6-§1.7). Errors are raised as the ICF exceptions
-of `protocol.errors`, keeping the class name the server sent.
+its handler returns false (docs/openicf.md §1.6-§1.7); a stream merely dropped (collected
+unclosed) sends its cancel with the client's next frame, never from the collector. Errors are
+raised as the ICF exceptions of `protocol.errors`, keeping the class name the server sent.
+
+Answers are decoded liberally (`decode_response`: fields this client does not know are left
+out); one that cannot be read at all fails the request it names, rather than leaving it to wait.
+Every call has a finite deadline: its `timeout_s`, else the client's `call_timeout_s` (300 s).
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, TypeAlias
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
 
-from protocol.codec import FrameError, decode, encode, exception_from
+from protocol.codec import FrameError, decode_response, encode, exception_from
 from protocol.configuration import Configuration, ConfigurationRef, ConnectorKey
 from protocol.errors import (
     ConfigurationException,
@@ -40,9 +46,11 @@ from protocol.errors import (
     ConnectorException,
     InvalidCredentialException,
     OperationTimeoutException,
+    ProtocolError,
 )
 from protocol.filters import Filter
 from protocol.frames import (
+    HANDSHAKE_MESSAGE_ID,
     CancelRequest,
     ControlRequest,
     ControlResponse,
@@ -68,6 +76,7 @@ from protocol.frames import (
 )
 from protocol.info import ConfigurationInfo, ConnectorInfo
 from protocol.schema import Schema
+from protocol.session import Session, Side
 from protocol.values import (
     Attributes,
     ConnectorObject,
@@ -85,6 +94,11 @@ CLIENT_CERTIFICATE_REQUIRED: Final = "client certificate required"
 """The body of the server's 403 to a peer without a certificate under mutual TLS."""
 STREAM_QUEUE_FRAMES: Final = 8
 """Search parts a client holds before its reader stops reading (and TCP pushes back)."""
+CALL_TIMEOUT_S: Final = 300.0
+"""A call's deadline when neither the call nor the client names one: for a single answer, the
+whole wait; for a stream, the wait for each part."""
+Wire: TypeAlias = Literal["json", "openicf"]
+"""The protocols a client speaks: ours (docs/protocol.md) and OpenICF 1.5 (docs/openicf-rpc.md)."""
 
 
 class _Pending:
@@ -188,6 +202,13 @@ def _refusal(url: str, exc: InvalidStatus) -> ConnectorException:
             f"the server refused {what} (HTTP {status}): the key must be the one whose hash is "
             "connectorserver.key (RCS_KEY, --key-file)"
         )
+    if status == 429:
+        wait = response.headers.get("Retry-After")
+        after = f"; retry after {wait} s" if wait else ""
+        return ConnectionFailedException(
+            f"the server throttles this address after a wrong key (HTTP 429){after}: check the "
+            "key (connectorserver.key, RCS_KEY, --key-file)"
+        )
     if status == 503:
         reason = f": {said}" if said and len(said) < 80 else ""
         return ConnectionFailedException(f"the server refused the connection (HTTP 503{reason})")
@@ -197,13 +218,93 @@ def _refusal(url: str, exc: InvalidStatus) -> ConnectorException:
     )
 
 
+async def open_socket(
+    url: str,
+    key: str,
+    *,
+    ssl: ssl_module.SSLContext | None,
+    auth: Literal["basic", "bearer"],
+    open_timeout_s: float,
+    max_frame_bytes: int,
+    subprotocol: str | None = None,
+) -> ClientConnection:
+    """One authenticated WebSocket to the server, its refusals raised as ICF exceptions whose
+    messages name what to change (the same for both wires)."""
+    try:
+        return await connect(
+            url,
+            additional_headers={"Authorization": _authorization(key, auth)},
+            subprotocols=[Subprotocol(subprotocol)] if subprotocol else None,
+            ssl=ssl if url.startswith("wss:") else None,
+            compression=None,
+            open_timeout=open_timeout_s,
+            max_size=max_frame_bytes,
+            max_queue=4,
+        )
+    except InvalidStatus as exc:
+        raise _refusal(url, exc) from None
+    except InvalidHandshake as exc:
+        if url.startswith("ws:"):
+            raise ConnectionFailedException(
+                f"the server at {url} did not answer with HTTP; if it serves TLS "
+                "(connectorserver.usessl=true), use wss://"
+            ) from None
+        # Under TLS 1.3 a server that refuses the client's certificate says so only after
+        # the client has sent its request: the answer is an alert, then a closed socket.
+        raise ConnectionFailedException(
+            f"the server at {url} closed the connection during the upgrade "
+            f"(did it refuse our TLS client certificate?): {exc}"
+        ) from None
+    except ssl_module.SSLCertVerificationError as exc:
+        raise ConnectionFailedException(
+            f"cannot verify the certificate of {url}: {exc.verify_message}; give the CA "
+            "that signed it (--cacert FILE), or --insecure for a first look"
+        ) from None
+    except ssl_module.SSLError as exc:
+        if exc.reason in _NOT_TLS:
+            raise ConnectionFailedException(
+                f"the server at {url} does not speak TLS; use ws://"
+            ) from None
+        raise ConnectionFailedException(f"TLS with {url} failed: {exc}") from None
+    except TimeoutError:
+        raise ConnectionFailedException(
+            f"the server at {url} did not complete the upgrade within {open_timeout_s:g} s"
+        ) from None
+    except OSError as exc:
+        if url.startswith("wss:") and isinstance(
+            exc, ConnectionResetError | ssl_module.SSLEOFError
+        ):
+            raise ConnectionFailedException(
+                f"the server at {url} ended the connection in the TLS handshake; if it does "
+                "not serve TLS, use ws://"
+            ) from None
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        hint = " (is the server running? `hubspot-rcs serve`, or `make run`)"
+        refused = isinstance(exc, ConnectionRefusedError)
+        raise ConnectionFailedException(
+            f"cannot connect to {url}: {reason}{hint if refused else ''}"
+        ) from None
+
+
 class RcsClient:
     """A connection to a connector server. Build it with `await RcsClient.connect(...)`."""
 
-    def __init__(self, ws: ClientConnection, *, stream_queue_frames: int) -> None:
+    protocol: Wire = "json"
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        stream_queue_frames: int,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+    ) -> None:
         self.ws = ws
+        self.session = Session(Side.CLIENT)
+        """The wire's state table: every frame this client sends or reads goes through it."""
+        self.call_timeout_s = call_timeout_s
+        self._dropped: list[int] = []
+        """Requests of streams collected unclosed: cancelled with the next frame sent."""
         self._pending: dict[int, _Pending] = {}
-        self._next_id = 1
         self._stream_queue_frames = stream_queue_frames
         self._closed_error: ConnectorException | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -216,75 +317,54 @@ class RcsClient:
         url: str,
         key: str,
         *,
+        protocol: Wire = "json",
         ssl: ssl_module.SSLContext | None = None,
         auth: Literal["basic", "bearer"] = "basic",
         peer_name: str = "hubspot-rcs-client",
         open_timeout_s: float = 10.0,
         max_frame_bytes: int = 16 * 1024 * 1024,
         stream_queue_frames: int = STREAM_QUEUE_FRAMES,
+        call_timeout_s: float = CALL_TIMEOUT_S,
     ) -> RcsClient:
         """Open the socket, authenticate on the upgrade, and do the handshake.
 
+        `protocol` picks the wire: `json` (ours, docs/protocol.md) or `openicf` (OpenICF 1.5,
+        as IDM speaks it, docs/openicf-rpc.md); the API above it is the same.
         Raises `InvalidCredentialException` when the server refuses the key (401/403) and
         `ConnectionFailedException` when it cannot be reached.
         """
-        try:
-            ws = await connect(
+        if protocol == "openicf":
+            from client.openicf import OpenIcfClient
+
+            return await OpenIcfClient.open(
                 url,
-                additional_headers={"Authorization": _authorization(key, auth)},
-                ssl=ssl if url.startswith("wss:") else None,
-                compression=None,
-                open_timeout=open_timeout_s,
-                max_size=max_frame_bytes,
-                max_queue=4,
+                key,
+                ssl=ssl,
+                auth=auth,
+                open_timeout_s=open_timeout_s,
+                max_frame_bytes=max_frame_bytes,
+                stream_queue_frames=stream_queue_frames,
             )
-        except InvalidStatus as exc:
-            raise _refusal(url, exc) from None
-        except InvalidHandshake as exc:
-            if url.startswith("ws:"):
-                raise ConnectionFailedException(
-                    f"the server at {url} did not answer with HTTP; if it serves TLS "
-                    "(connectorserver.usessl=true), use wss://"
-                ) from None
-            # Under TLS 1.3 a server that refuses the client's certificate says so only after
-            # the client has sent its request: the answer is an alert, then a closed socket.
-            raise ConnectionFailedException(
-                f"the server at {url} closed the connection during the upgrade "
-                f"(did it refuse our TLS client certificate?): {exc}"
-            ) from None
-        except ssl_module.SSLCertVerificationError as exc:
-            raise ConnectionFailedException(
-                f"cannot verify the certificate of {url}: {exc.verify_message}; give the CA "
-                "that signed it (--cacert FILE), or --insecure for a first look"
-            ) from None
-        except ssl_module.SSLError as exc:
-            if exc.reason in _NOT_TLS:
-                raise ConnectionFailedException(
-                    f"the server at {url} does not speak TLS; use ws://"
-                ) from None
-            raise ConnectionFailedException(f"TLS with {url} failed: {exc}") from None
-        except TimeoutError:
-            raise ConnectionFailedException(
-                f"the server at {url} did not complete the upgrade within {open_timeout_s:g} s"
-            ) from None
-        except OSError as exc:
-            if url.startswith("wss:") and isinstance(
-                exc, ConnectionResetError | ssl_module.SSLEOFError
-            ):
-                raise ConnectionFailedException(
-                    f"the server at {url} ended the connection in the TLS handshake; if it does "
-                    "not serve TLS, use ws://"
-                ) from None
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            hint = " (is the server running? `hubspot-rcs serve`, or `make run`)"
-            refused = isinstance(exc, ConnectionRefusedError)
-            raise ConnectionFailedException(
-                f"cannot connect to {url}: {reason}{hint if refused else ''}"
-            ) from None
-        client = cls(ws, stream_queue_frames=stream_queue_frames)
+        if protocol != "json":
+            raise ValueError(f"unknown protocol {protocol!r}: json or openicf")
+        ws = await open_socket(
+            url,
+            key,
+            ssl=ssl,
+            auth=auth,
+            open_timeout_s=open_timeout_s,
+            max_frame_bytes=max_frame_bytes,
+        )
+        client = cls(ws, stream_queue_frames=stream_queue_frames, call_timeout_s=call_timeout_s)
         client._reader = asyncio.get_running_loop().create_task(client._read())
         try:
-            await client._handshake(peer_name)
+            async with asyncio.timeout(open_timeout_s):
+                await client._handshake(peer_name)
+        except TimeoutError:
+            await client.aclose()
+            raise ConnectionFailedException(
+                f"the server at {url} did not answer the handshake within {open_timeout_s} s"
+            ) from None
         except BaseException:
             await client.aclose()
             raise
@@ -310,11 +390,26 @@ class RcsClient:
         try:
             async for message in self.ws:
                 try:
-                    frame = decode(message)
-                except FrameError:
-                    continue  # not ours to answer; a server does not send these
-                if not isinstance(frame, ResponseFrame):
-                    continue  # this client serves no requests
+                    frame = decode_response(message)
+                    self.session.receive(frame)
+                except FrameError as exc:
+                    # An answer that cannot be read fails the request it names; one naming
+                    # none is not an answer to anything of ours.
+                    unreadable = (
+                        self._pending.get(exc.message_id, None)
+                        if (exc.message_id is not None)
+                        else None
+                    )
+                    if unreadable is not None:
+                        unreadable.fail(
+                            ConnectorException(
+                                f"the server's answer to request {exc.message_id} could not "
+                                f"be read: {exc.message}"
+                            )
+                        )
+                    continue
+                except ProtocolError:
+                    continue  # out of the session's order: not an answer to anything of ours
                 pending = self._pending.get(frame.messageId)
                 if pending is not None:
                     await pending.put(frame)
@@ -329,9 +424,7 @@ class RcsClient:
         if self._closed_error is not None:
             raise self._closed_error
         if message_id is None:
-            while self._next_id in self._pending:
-                self._next_id += 1
-            message_id, self._next_id = self._next_id, self._next_id + 1
+            message_id = self._next_id()
         pending = _Pending(limit)
         self._pending[message_id] = pending
         return message_id, pending
@@ -341,14 +434,37 @@ class RcsClient:
         pending = self._pending.pop(message_id, None)
         if pending is not None:
             pending.abandon()
+        if message_id != HANDSHAKE_MESSAGE_ID:
+            self._finished(message_id)
+
+    def _next_id(self) -> int:
+        """A fresh id for a request of ours, from the wire's session."""
+        return self.session.next_request_id()
+
+    def _finished(self, message_id: int) -> None:
+        """Request `message_id` has its whole answer, or we gave up on it."""
+        self.session.finish(message_id)
+
+    def _timeout(self, timeout_s: float | None) -> float:
+        """A call's deadline: its own, else the client's (never none: a lost answer must not
+        leave a caller waiting for ever)."""
+        return self.call_timeout_s if timeout_s is None else timeout_s
 
     async def _send(self, frame: RequestFrame) -> None:
+        self.session.sent(frame)
         try:
+            while self._dropped:  # cancels owed for streams collected unclosed
+                target = self._dropped.pop()
+                message_id, _ = self._open()
+                self._forget(message_id)  # its answer is of no interest
+                cancel = RequestBody(cancel=CancelRequest(requestId=target))
+                await self.ws.send(encode(RequestFrame(messageId=message_id, request=cancel)))
             await self.ws.send(encode(frame))
         except ConnectionClosed:
             raise self._closed_error or ConnectionBrokenException("the connection closed") from None
 
     async def _round_trip(self, body: RequestBody, timeout_s: float | None) -> ResponseBody:
+        timeout_s = self._timeout(timeout_s)
         message_id, pending = self._open()
         try:
             await self._send(RequestFrame(messageId=message_id, request=body))
@@ -373,12 +489,13 @@ class RcsClient:
 
     async def _handshake(self, peer_name: str) -> None:
         hello = Handshake(sessionId=uuid.uuid4().hex, peerName=peer_name)
-        _, pending = self._open(message_id=0)
+        _, pending = self._open(message_id=HANDSHAKE_MESSAGE_ID)
         try:
-            await self._send(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
+            body = RequestBody(handshake=hello)
+            await self._send(RequestFrame(messageId=HANDSHAKE_MESSAGE_ID, request=body))
             frame = await pending.get()
         finally:
-            self._forget(0)
+            self._forget(HANDSHAKE_MESSAGE_ID)
         if frame.response.error is not None:
             raise exception_from(frame.response.error)
         self.server_session = frame.response.handshake
@@ -448,7 +565,8 @@ class Facade:
 
     `timeout_s` is the client's own deadline: for a single answer, the whole wait; for a
     stream, the wait for each part (as ICF measures a search's timeout, docs/openicf.md §1.6).
-    When it passes, the request is cancelled and `OperationTimeoutException` raised.
+    When it passes, the request is cancelled and `OperationTimeoutException` raised. None (the
+    default) means the client's `call_timeout_s`.
     """
 
     def __init__(
@@ -609,17 +727,13 @@ def _uid(uid: Uid | str) -> Uid:
     return uid if isinstance(uid, Uid) else Uid(value=uid)
 
 
-_BACKGROUND: set[asyncio.Task[None]] = set()
-"""Cancels sent on behalf of dropped streams (held here so they are not collected mid-run)."""
-
-
 class _Stream:
     """A streamed answer: parts in sequence, cancelled when left before its end."""
 
     def __init__(self, client: RcsClient, body: RequestBody, timeout_s: float | None) -> None:
         self._client = client
         self._body = body
-        self._timeout_s = timeout_s
+        self._timeout_s = client._timeout(timeout_s)
         self._pending: _Pending | None = None
         self.request_id: int | None = None
         self.done = False
@@ -672,14 +786,14 @@ class _Stream:
 
     def __del__(self) -> None:
         # A stream dropped unfinished without `async with` or `aclose()` (a `break` out of a
-        # bare `async for`): free the reader now, and cancel the request on the server.
+        # bare `async for`): free the reader now. The cancel goes with the client's next frame:
+        # a finalizer runs wherever the collector happens to, and sends nothing itself.
         if self.done or self.request_id is None or self._pending is None:
             return
+        self.done = True
         self._pending.abandon()
-        with contextlib.suppress(RuntimeError):  # no running loop: the client is gone too
-            task = asyncio.get_running_loop().create_task(self.aclose())
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
+        self._client._pending.pop(self.request_id, None)
+        self._client._dropped.append(self.request_id)
 
 
 class SearchResults(_Stream):

@@ -97,6 +97,14 @@ async def system_status(
     else:
         try:
             await facade.test(timeout_s=timeout_s)
+            if not declared and connector is not None and not connector.objectClasses:
+                # The OpenICF wire lists no object classes (IDM keeps them in its provisioner
+                # file): the connector's schema names them.
+                schema = await facade.schema(timeout_s=timeout_s)
+                listed = connector.model_copy(
+                    update={"objectClasses": [c.type for c in schema.objectClasses]}
+                )
+                report["objectTypes"] = object_types(None, listed)
         except ConnectorException as error:
             report["error"] = idm_error(error)
             failure = error

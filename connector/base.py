@@ -69,6 +69,11 @@ class SharedResources:
     async def aclose(self) -> None:
         """Release what was shared; called once, after the last instance is disposed."""
 
+    def problems(self) -> list[str]:
+        """What an operator must fix while the configuration keeps working (a credential that
+        could not be stored); the server's readiness reports them. None by default."""
+        return []
+
 
 @dataclass(frozen=True)
 class SearchPage:
@@ -100,6 +105,9 @@ class Connector(ABC):
     category: ClassVar[str | None] = None
     configuration_class: ClassVar[type[Configuration]]
     object_classes: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[bool] = False
+    """A reference connector (the in-memory one): hosted only when the server's settings say
+    so (`memory_connector_enabled`), never merely because it is installed."""
 
     def __init__(self, context: ConnectorContext, shared: SharedResources) -> None:
         self.context = context

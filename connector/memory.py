@@ -1,16 +1,19 @@
 """An in-memory connector: every SPI operation, no resource behind it.
 
 It is the SPI's reference implementation (what each operation must do, cancellation included)
-and the connector the server's tests, the benchmark and the README's "Try it" run against. Its
-objects live in a `MemoryStore` that all instances of one configuration share, as a real
-connector's instances share an HTTP session.
+and the connector the benchmark and the README's "Try it" run against. Its objects live in a
+`MemoryStore` that all instances of one configuration share, as a real connector's instances
+share an HTTP session. A server hosts it only when its settings say so
+(`connectorserver.memoryConnectorEnabled`, docs/configuration.md): it is a reference and a
+demonstration, not a connector to leave open to every peer with the key.
 
-Knobs, as configuration properties so that they work over the wire as well as in process:
-`seed` objects generated in the first object class (or `virtualObjects`, made up as a search
-reaches them and never stored), `pageSize` objects per page, `pageDelayMs` before each page,
-`blockOn` operations that wait until they are cancelled, and `failOn` operations (plus `INIT`
-and `CHECK_ALIVE`) that raise `ConnectorIOException`. Its scripts (`echo`, `count`, `persist`)
-are fixed functions, not code: nothing a peer sends is ever evaluated.
+Knobs, as configuration properties so that they work over the wire as well as in process, each
+bounded: `seed` objects generated in the first object class (or `virtualObjects`, made up as a
+search reaches them and never stored), `pageSize` objects per page, `pageDelayMs` before each
+page. No knob makes it misbehave on purpose: the tests' fault injection is a subclass of their
+own (`_enter` is where it acts). Work that grows with the data (seeding, filtering, sorting)
+gives the event loop back every `_CHUNK` objects, so no frame can hold the server. Its scripts
+(`echo`, `count`, `persist`) are fixed functions, not code: nothing a peer sends is evaluated.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import base64
 import functools
 import itertools
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -44,15 +48,13 @@ from connector.configuration import Configuration, Property
 from protocol.configuration import ConnectorKey
 from protocol.errors import (
     AlreadyExistsException,
-    ConfigurationException,
-    ConnectorIOException,
     InvalidAttributeValueException,
     InvalidCredentialException,
     PreconditionFailedException,
     UnknownUidException,
     UnsupportedOperationException,
 )
-from protocol.filters import Filter, attributes_of, evaluate
+from protocol.filters import Filter, attributes_of, matcher
 from protocol.schema import AttributeFlag, AttributeInfo, AttributeType, ObjectClassInfo, Schema
 from protocol.values import (
     NAME,
@@ -71,7 +73,14 @@ from protocol.values import (
     Uid,
 )
 
-_HOOKS: Final = frozenset({"INIT", "CHECK_ALIVE"})
+_CHUNK: Final = 1000
+"""Objects handled between two returns to the event loop."""
+_CANCELLED_KEPT: Final = 100
+MAX_SEED: Final = 100_000
+MAX_VIRTUAL_OBJECTS: Final = 1_000_000_000
+MAX_PAGE_SIZE: Final = 1000
+MAX_CHANGES: Final = 1_000
+"""Changes kept for sync."""
 
 ATTRIBUTES: Final = (
     AttributeInfo(name=NAME, flags=[AttributeFlag.REQUIRED]),
@@ -109,31 +118,62 @@ class MemoryConfiguration(Configuration):
         default_factory=lambda: ["contact", "company"],
         order=1,
         help="The object classes the connector holds",
+        display="Object Classes",
+        group="Objects",
     )
     seed: int = Property(
-        0, ge=0, order=2, help="Objects generated in the first object class at start"
+        0,
+        ge=0,
+        le=MAX_SEED,
+        order=2,
+        help="Objects generated in the first object class at start",
+        display="Seed Objects",
+        group="Objects",
     )
     virtualObjects: int = Property(
         0,
         ge=0,
+        le=MAX_VIRTUAL_OBJECTS,
         order=3,
         help="Objects of the first object class made up as a search reaches them, never stored "
-        "(streams of any length in constant memory)",
+        "(long streams in constant memory)",
+        display="Virtual Objects",
+        group="Objects",
     )
-    pageSize: int = Property(100, ge=1, order=4, help="Objects per page of a search")
-    pageDelayMs: float = Property(0.0, ge=0, order=5, help="A pause before each page")
-    blockOn: list[str] = Property(
-        default_factory=list, order=6, help="Operations that wait until they are cancelled"
+    pageSize: int = Property(
+        100,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        order=4,
+        help="Objects per page of a search",
+        display="Page Size",
+        group="Behaviour",
     )
-    failOn: list[str] = Property(
-        default_factory=list,
-        order=7,
-        help="Operations (and INIT, CHECK_ALIVE) that fail with ConnectorIOException",
+    pageDelayMs: float = Property(
+        0.0,
+        ge=0,
+        le=60_000,
+        order=5,
+        help="A pause before each page",
+        display="Page Delay (ms)",
+        group="Behaviour",
     )
     apiKey: GuardedString | None = Property(
-        None, confidential=True, order=8, help="When set, `test` checks expectedApiKey"
+        None,
+        confidential=True,
+        order=8,
+        help="When set, `test` checks expectedApiKey",
+        display="API Key",
+        group="Authentication",
     )
-    expectedApiKey: GuardedString | None = Property(None, confidential=True, order=9)
+    expectedApiKey: GuardedString | None = Property(
+        None,
+        confidential=True,
+        order=9,
+        help="The key `test` expects apiKey to be",
+        display="Expected API Key",
+        group="Authentication",
+    )
 
 
 @dataclass
@@ -141,19 +181,25 @@ class MemoryStore(SharedResources):
     """The objects of one configuration, and a record of what happened to its instances."""
 
     objects: dict[str, dict[str, ConnectorObject]] = field(default_factory=dict)
-    changes: list[SyncDelta] = field(default_factory=list)
+    changes: deque[SyncDelta] = field(default_factory=lambda: deque(maxlen=MAX_CHANGES))
+    """The latest changes, for sync (bounded: an older token cannot resume, see `sync`)."""
+    last_change: int = 0
     next_uid: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     created: int = 0
     disposed: int = 0
     cancelled: list[str] = field(default_factory=list)
     """Operations stopped while they ran: cancelled (timeouts included), or, for a search,
-    closed by the server because nobody wanted its results any more."""
+    closed by the server because nobody wanted its results any more (the first hundred)."""
     started: asyncio.Event = field(default_factory=asyncio.Event)
     """Set whenever an operation starts running in a connector instance."""
     closed: bool = False
 
     async def aclose(self) -> None:
         self.closed = True
+
+    def stopped(self, operation: str) -> None:
+        if len(self.cancelled) < _CANCELLED_KEPT:
+            self.cancelled.append(operation)
 
 
 def seed_object(object_class: str, number: int) -> ConnectorObject:
@@ -195,6 +241,7 @@ class MemoryConnector(
     category = "test"
     configuration_class = MemoryConfiguration
     object_classes = ("contact", "company")
+    reference = True
 
     def __init__(self, context: ConnectorContext, shared: SharedResources) -> None:
         super().__init__(context, shared)
@@ -210,31 +257,25 @@ class MemoryConnector(
         store = MemoryStore(objects={name: {} for name in config.objectClasses})
         if config.seed and config.objectClasses:
             first = config.objectClasses[0]
-            for _ in range(config.seed):
+            for done in range(config.seed):
                 number = next(store.next_uid)
                 store.objects[first][str(number)] = seed_object(first, number)
+                if done % _CHUNK == _CHUNK - 1:
+                    await asyncio.sleep(0)
         return store
 
     # -- knobs ----------------------------------------------------------------------------
 
     async def _enter(self, operation: str) -> None:
-        """Apply the knobs for `operation`: fail, or wait until cancelled."""
+        """`operation` starts running in this instance (a subclass may act here)."""
         self.store.started.set()
-        if operation in self.config.failOn:
-            raise ConnectorIOException(f"{operation} failed on demand")
-        if operation in self.config.blockOn:
-            try:
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                self.store.cancelled.append(operation)
-                raise
 
     async def _pause(self, operation: str) -> None:
         if self.config.pageDelayMs:
             try:
                 await asyncio.sleep(self.config.pageDelayMs / 1000)
             except asyncio.CancelledError:
-                self.store.cancelled.append(operation)
+                self.store.stopped(operation)
                 raise
 
     def _class(self, object_class: str) -> dict[str, ConnectorObject]:
@@ -246,23 +287,10 @@ class MemoryConnector(
     # -- lifecycle ------------------------------------------------------------------------
 
     async def init(self) -> None:
-        if "INIT" in self.config.failOn:
-            raise ConnectorIOException("INIT failed on demand")
         self.store.created += 1
-
-    async def check_alive(self) -> None:
-        if "CHECK_ALIVE" in self.config.failOn:
-            raise ConnectorIOException("CHECK_ALIVE failed on demand")
 
     async def dispose(self) -> None:
         self.store.disposed += 1
-
-    async def validate(self) -> None:
-        unknown = (set(self.config.failOn) | set(self.config.blockOn)) - _HOOKS - _OPERATIONS
-        if unknown:
-            raise ConfigurationException(
-                f"failOn/blockOn name unknown operations: {', '.join(sorted(unknown))}"
-            )
 
     # -- operations -----------------------------------------------------------------------
 
@@ -279,7 +307,7 @@ class MemoryConnector(
         names = list(self.store.objects)
         return Schema(
             objectClasses=classes,
-            supportedObjectClassesByOperation={op: names for op in sorted(_OPERATIONS)},
+            supportedObjectClassesByOperation={op: names for op in sorted(OPERATIONS)},
         )
 
     async def create(
@@ -319,7 +347,7 @@ class MemoryConnector(
                 yield page
         except GeneratorExit:
             # The server closed the iteration at a page: the peer cancelled or went away.
-            self.store.cancelled.append("SEARCH")
+            self.store.stopped("SEARCH")
             raise
         finally:
             await pages.aclose()
@@ -336,10 +364,12 @@ class MemoryConnector(
             async for page in self._virtual_pages(object_class, filter):
                 yield page
             return
-        matching = [o for o in objects.values() if filter is None or evaluate(filter, o)]
+        matching = await _matching(list(objects.values()), filter)
         for key in reversed(options.sortKeys or []):
             by_field = functools.partial(_sort_value, attribute=key.field)
-            matching.sort(key=by_field, reverse=not key.ascending)
+            # A sort of many objects would hold the loop: it runs in a thread, on a list of
+            # this search's own.
+            await asyncio.to_thread(matching.sort, key=by_field, reverse=not key.ascending)
         start = _decode_cookie(options.pagedResultsCookie)
         if options.pagedResultsOffset is not None and options.pagedResultsOffset >= 1:
             start = options.pagedResultsOffset - 1
@@ -366,11 +396,12 @@ class MemoryConnector(
         self, object_class: str, filter: Filter | None
     ) -> AsyncIterator[SearchPage]:
         step = self.config.pageSize
+        keep = None if filter is None else matcher(filter)
         for start in range(1, self.config.virtualObjects + 1, step):
             await self._pause("SEARCH")
             stop = min(start + step, self.config.virtualObjects + 1)
             page = [seed_object(object_class, n) for n in range(start, stop)]
-            yield SearchPage([o for o in page if filter is None or evaluate(filter, o)])
+            yield SearchPage([o for o in page if keep is None or keep(o)])
 
     async def update(
         self, object_class: str, uid: Uid, attributes: Attributes, options: OperationOptions
@@ -456,7 +487,13 @@ class MemoryConnector(
         self, object_class: str, token: SyncToken | None, options: OperationOptions
     ) -> AsyncIterator[SyncPage]:
         await self._enter("SYNC")
-        after = int(token.value) if token is not None else 0
+        after = _sync_position(token)
+        oldest = self.store.last_change - len(self.store.changes)
+        if oldest > 0 and after < oldest:  # changes the token needs were dropped
+            raise InvalidAttributeValueException(
+                f"sync token {after} is older than the {MAX_CHANGES} changes this connector "
+                "keeps; start again from latest_sync_token"
+            )
         deltas = [
             d
             for d in self.store.changes
@@ -471,7 +508,7 @@ class MemoryConnector(
     async def latest_sync_token(self, object_class: str) -> SyncToken | None:
         await self._enter("SYNC")
         self._class(object_class)
-        return SyncToken(value=len(self.store.changes))
+        return SyncToken(value=self.store.last_change)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -499,7 +536,8 @@ class MemoryConnector(
         return uid
 
     def _record(self, kind: SyncDeltaType, obj: ConnectorObject) -> None:
-        token = SyncToken(value=len(self.store.changes) + 1)
+        self.store.last_change += 1
+        token = SyncToken(value=self.store.last_change)
         after = None if kind is SyncDeltaType.DELETE else obj
         self.store.changes.append(
             SyncDelta(
@@ -512,9 +550,36 @@ class MemoryConnector(
         )
 
 
-_OPERATIONS: Final = frozenset(
+OPERATIONS: Final = frozenset(
     {"TEST", "SCHEMA", "CREATE", "GET", "SEARCH", "UPDATE", "DELETE", "SCRIPT_ON_CONNECTOR", "SYNC"}
 )
+
+
+async def _matching(objects: list[ConnectorObject], filter: Filter | None) -> list[ConnectorObject]:
+    """The objects `filter` keeps, giving the loop back every `_CHUNK` objects."""
+    if filter is None:
+        return objects
+    kept = []
+    keep = matcher(filter)
+    for start in range(0, len(objects), _CHUNK):
+        kept += [o for o in objects[start : start + _CHUNK] if keep(o)]
+        if start + _CHUNK < len(objects):
+            await asyncio.sleep(0)
+    return kept
+
+
+def _sync_position(token: SyncToken | None) -> int:
+    """The change a sync token names; this connector's tokens are whole numbers."""
+    if token is None:
+        return 0
+    value = token.value
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidAttributeValueException(
+            f"sync token {value!r} is not one of this connector's: it takes the whole number "
+            "latest_sync_token or a sync answered"
+        ) from None
 
 
 def _single_name(attributes: Attributes) -> str | None:

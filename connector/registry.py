@@ -8,64 +8,17 @@ OSGi-style range (`[1.5.0.0,1.6.0.0)`, `[1.5,2)`, `(a,b]`); the highest version 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from connector.base import Connector
 from protocol.configuration import ConnectorKey
 from protocol.errors import ConfigurationException, ConnectorException
+from protocol.versions import Version, VersionRange, parse_version
+
+__all__ = ["ENTRY_POINT_GROUP", "ConnectorRegistry", "Version", "VersionRange", "parse_version"]
 
 ENTRY_POINT_GROUP = "hubspot_rcs.connectors"
-
-Version = tuple[int, ...]
-_RANGE = re.compile(r"^\s*([\[(])\s*([^,\s]*)\s*,\s*([^,\s]*)\s*([\])])\s*$")
-
-
-def parse_version(text: str) -> Version:
-    """`1.5.20.34` -> (1, 5, 20, 34); trailing zeros dropped so 1.5 == 1.5.0.0."""
-    parts = text.strip().split(".")
-    try:
-        numbers = [int(p) for p in parts]
-    except ValueError:
-        raise ConfigurationException(f"not a version: {text!r}") from None
-    while len(numbers) > 1 and numbers[-1] == 0:
-        numbers.pop()
-    return tuple(numbers)
-
-
-@dataclass(frozen=True)
-class VersionRange:
-    """An exact version, or an interval with inclusive `[` `]` or exclusive `(` `)` ends."""
-
-    low: Version | None
-    high: Version | None
-    low_inclusive: bool = True
-    high_inclusive: bool = True
-
-    @classmethod
-    def parse(cls, text: str) -> VersionRange:
-        match = _RANGE.match(text)
-        if match is None:
-            exact = parse_version(text)
-            return cls(exact, exact)
-        opening, low, high, closing = match.groups()
-        return cls(
-            parse_version(low) if low else None,
-            parse_version(high) if high else None,
-            opening == "[",
-            closing == "]",
-        )
-
-    def __contains__(self, version: Version) -> bool:
-        if self.low is not None and (
-            version < self.low or (version == self.low and not self.low_inclusive)
-        ):
-            return False
-        return self.high is None or not (
-            version > self.high or (version == self.high and not self.high_inclusive)
-        )
 
 
 class ConnectorRegistry:
@@ -88,6 +41,10 @@ class ConnectorRegistry:
                 )
             registry.register(loaded)
         return registry
+
+    def without_reference(self) -> ConnectorRegistry:
+        """This registry without its reference connectors (`Connector.reference`)."""
+        return ConnectorRegistry(c for c in self._connectors if not c.reference)
 
     def register(self, connector: type[Connector]) -> None:
         key = connector.connector_key

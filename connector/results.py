@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from connector.base import SearchPage
 from protocol.configuration import ResultsHandlerConfiguration
-from protocol.filters import Filter, evaluate
+from protocol.filters import Filter, Matcher, matcher
 from protocol.values import ConnectorObject, OperationOptions
 
 
@@ -32,7 +32,11 @@ class ResultsHandler:
         options: OperationOptions,
     ) -> None:
         self._filter = filter if config.enableFilteredResultsHandler else None
-        self._case_insensitive = config.enableCaseInsensitiveFilter
+        self._keep: Matcher | None = (
+            None
+            if self._filter is None
+            else matcher(self._filter, case_insensitive=config.enableCaseInsensitiveFilter)
+        )
         wanted = options.attributesToGet
         self._wanted = (
             frozenset(wanted)
@@ -42,9 +46,9 @@ class ResultsHandler:
 
     def apply(self, page: SearchPage) -> Sequence[ConnectorObject]:
         objects = page.objects
-        if self._filter is not None and not page.exact:
-            node, ci = self._filter, self._case_insensitive
-            objects = [o for o in objects if evaluate(node, o, case_insensitive=ci)]
+        if self._keep is not None and not page.exact:
+            keep = self._keep
+            objects = [o for o in objects if keep(o)]
         if self._wanted is not None:
             objects = [self.project(o) for o in objects]
         return objects

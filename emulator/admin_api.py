@@ -6,10 +6,10 @@ HubSpot API listens on. It needs no token.
     GET    /state                      object counts, rate-limit usage, request count
     GET    /requests?limit=N           the last N requests (method, path, query, status, fault)
     GET    /faults                     the fault program
-    POST   /faults                     add a rule: {status|drop|stall_s, count, skip, rate,
-                                       path_prefix, method, retry_after_s}
-    POST   /faults/sequence            {outcomes: [429, "ok", "drop", "stall", 503], path_prefix,
-                                       method, stall_s}
+    POST   /faults                     add a rule: {status|drop|lose_answer|stall_s, count, skip,
+                                       rate, path_prefix, method, retry_after_s}
+    POST   /faults/sequence            {outcomes: [429, "ok", "drop", "lose", "stall", 503],
+                                       path_prefix, method, stall_s}
     DELETE /faults                     remove every rule and the latency
     DELETE /faults/{id}                remove one rule
     PUT    /latency                    {fixed_ms, jitter_ms, distribution}

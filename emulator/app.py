@@ -85,6 +85,12 @@ async def _edge(request: web.Request, handler: Handler) -> web.StreamResponse:
             fault_id = action.rule_id
             await _inject(request, action, state)
         response = await _authorized(request, handler, state)
+        if action is not None and action.lose_answer:
+            # Carried out, and the answer is lost on the way: the client cannot tell whether
+            # its write happened (docs/hubspot.md §1.9).
+            if request.transport is not None:
+                request.transport.abort()
+            raise _Dropped
     except HubSpotError as error:
         response = error_response(error, correlation_id)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
@@ -114,6 +120,8 @@ class _Dropped(Exception):
 async def _inject(request: web.Request, action: FaultAction, state: State) -> None:
     if action.stall_s is not None:
         await asyncio.sleep(action.stall_s)
+        return
+    if action.lose_answer:
         return
     if action.drop:
         transport = request.transport

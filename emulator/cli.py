@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--stall-s", type=float, default=60.0, help="how long a stalled answer waits (default 60)"
     )
+    faults.add_argument(
+        "--lost-answer-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests carried out whose answer is never sent, e.g. 0.01 (default 0)",
+    )
 
     parser.add_argument(
         "--set",
@@ -243,6 +249,7 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         "error_rate": args.error_rate,
         "error_statuses": tuple(int(s) for s in args.error_statuses.split(",") if s.strip()),
         "drop_rate": args.drop_rate,
+        "lost_answer_rate": args.lost_answer_rate,
         "stall_rate": args.stall_rate,
         "stall_s": args.stall_s,
     }

@@ -2,7 +2,9 @@
 
 HubSpot's error-handling page lists what a client must survive (docs/hubspot.md §1.9, §9 "Fault
 injection"): 429, 423 (locked, wait at least 2 s), 477 (migration, with `Retry-After`), 502, 503,
-504 and 521-524, plus the network's own failures. A test programs them per path; the settings
+504 and 521-524, plus the network's own failures: a connection dropped before the request is
+carried out (`drop`), and one dropped after it was carried out (`lose_answer`: the write happened,
+the client never hears of it). A test programs them per path; the settings
 add rates for the whole server (the demo and benchmarks).
 """
 
@@ -19,7 +21,8 @@ from emulator.settings import EmulatorSettings, LatencyDistribution
 
 __all__ = ["FaultAction", "FaultRule", "Faults", "Latency", "Outcome"]
 
-Outcome = int | Literal["drop", "stall", "ok"] | None  # None and "ok" let the request through
+Outcome = int | Literal["drop", "lose", "stall", "ok"] | None
+"""What a sequence does to one request; None and "ok" let it through."""
 
 
 @dataclass(slots=True)
@@ -33,6 +36,7 @@ class FaultRule:
     id: int
     status: int | None = None  # answer with this status
     drop: bool = False  # close the connection without answering
+    lose_answer: bool = False  # carry the request out, then close the connection unanswered
     stall_s: float | None = None  # hold the request this long before answering normally
     count: int | None = None
     skip: int = 0
@@ -54,6 +58,7 @@ class FaultAction:
     rule_id: int
     status: int | None = None
     drop: bool = False
+    lose_answer: bool = False
     stall_s: float | None = None
     retry_after_s: float | None = None
 
@@ -93,6 +98,8 @@ class Faults:
                 faults.add(status=status, rate=settings.error_rate / len(statuses))
         if settings.drop_rate > 0:
             faults.add(drop=True, rate=settings.drop_rate)
+        if settings.lost_answer_rate > 0:
+            faults.add(lose_answer=True, rate=settings.lost_answer_rate)
         if settings.stall_rate > 0:
             faults.add(stall_s=settings.stall_s, rate=settings.stall_rate)
         return faults
@@ -102,6 +109,7 @@ class Faults:
         *,
         status: int | None = None,
         drop: bool = False,
+        lose_answer: bool = False,
         stall_s: float | None = None,
         count: int | None = None,
         skip: int = 0,
@@ -111,8 +119,8 @@ class Faults:
         retry_after_s: float | None = None,
     ) -> FaultRule:
         """Program a fault, e.g. `add(status=429, count=3, path_prefix=".../search")`."""
-        if (status is not None) + drop + (stall_s is not None) != 1:
-            raise ValueError("a fault needs exactly one of status, drop or stall_s")
+        if (status is not None) + drop + lose_answer + (stall_s is not None) != 1:
+            raise ValueError("a fault needs exactly one of status, drop, lose_answer or stall_s")
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
         with self._lock:
@@ -120,6 +128,7 @@ class Faults:
                 id=self._next_id,
                 status=status,
                 drop=drop,
+                lose_answer=lose_answer,
                 stall_s=stall_s,
                 count=count,
                 skip=skip,
@@ -140,7 +149,8 @@ class Faults:
         method: str | None = None,
         stall_s: float = 60.0,
     ) -> list[FaultRule]:
-        """Outcomes for the next matching requests in turn, e.g. `[429, 429, "ok", 503]`."""
+        """Outcomes for the next matching requests in turn, e.g. `[429, 429, "ok", 503]`;
+        `"drop"` closes the connection before the request is carried out, `"lose"` after."""
         rules = []
         for position, outcome in enumerate(outcomes):
             if outcome is None or outcome == "ok":
@@ -153,6 +163,8 @@ class Faults:
             }
             if outcome == "drop":
                 rules.append(self.add(drop=True, **common))
+            elif outcome == "lose":
+                rules.append(self.add(lose_answer=True, **common))
             elif outcome == "stall":
                 rules.append(self.add(stall_s=stall_s, **common))
             elif isinstance(outcome, int):
@@ -221,6 +233,7 @@ class Faults:
                     rule_id=rule.id,
                     status=rule.status,
                     drop=rule.drop,
+                    lose_answer=rule.lose_answer,
                     stall_s=rule.stall_s,
                     retry_after_s=rule.retry_after_s,
                 )

@@ -102,6 +102,7 @@ class EmulatorSettings(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1)
     error_statuses: tuple[int, ...] = (429, 502, 503, 504)
     drop_rate: float = Field(default=0.0, ge=0, le=1)
+    lost_answer_rate: float = Field(default=0.0, ge=0, le=1)  # carried out, answer never sent
     stall_rate: float = Field(default=0.0, ge=0, le=1)
     stall_s: float = Field(default=60.0, ge=0)
 

@@ -95,6 +95,49 @@ def decode(text: str | bytes) -> Frame:
     return frame
 
 
+def decode_response(text: str | bytes) -> ResponseFrame:
+    """A server's answer, read liberally (a client's side of the robustness principle): fields
+    this side does not know, which a newer server may add, are left out rather than making the
+    whole frame unreadable. Anything else wrong is a `FrameError`, with the messageId when it
+    could be read, so a client can fail the very request it answers."""
+    try:
+        return _RESPONSE.validate_json(text)
+    except ValidationError as error:
+        details = error.errors(include_url=False, include_input=False)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _explain(text) from None
+    for _ in range(_LIBERAL_PASSES):
+        unknown = [d["loc"] for d in details if d["type"] == "extra_forbidden"]
+        if not unknown:
+            break
+        for loc in unknown:
+            _drop(data, loc)
+        try:
+            return _RESPONSE.validate_json(json.dumps(data))
+        except ValidationError as error:
+            details = error.errors(include_url=False, include_input=False)
+    raise _explain(json.dumps(data)) from None
+
+
+_LIBERAL_PASSES: Final = 4
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
+    """Remove the member at `loc` (pydantic's path, which also names union branches that
+    are not in the data: those steps are passed over)."""
+    *path, last = loc
+    current = data
+    for step in path:
+        in_object = isinstance(current, dict) and isinstance(step, str) and step in current
+        in_array = isinstance(current, list) and isinstance(step, int) and 0 <= step < len(current)
+        if in_object or in_array:
+            current = current[step]
+    if isinstance(current, dict) and isinstance(last, str):
+        current.pop(last, None)
+
+
 def _explain(text: str | bytes) -> FrameError:
     try:
         data = json.loads(text)

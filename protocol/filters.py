@@ -20,18 +20,29 @@ Rules of evaluation, written down because connectors and tests rely on them:
   equality; values of other kinds never match, rather than raise;
 - with `case_insensitive`, strings compare after `str.casefold()` (IDM's
   `enableCaseInsensitiveFilter`).
+
+Size: a filter holds at most `MAX_FILTER_NODES` nodes, nested at most `MAX_FILTER_DEPTH` deep
+(docs/protocol.md "Filters"); a larger one is refused when its frame is decoded, with an error
+that says so. `matcher` compiles a filter once for many objects, in time linear in its size,
+and an `or` of `equals` becomes a set lookup: an object costs the number of its values, not the
+number of alternatives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Literal, TypeAlias
+from collections.abc import Callable, Hashable
+from typing import Annotated, Final, Literal, TypeAlias
 
 from pydantic import Field
 
 from protocol.values import AttributeValue, ConnectorObject, GuardedString, _Model
 
 Scalar: TypeAlias = str | bool | int | float
+
+MAX_FILTER_NODES: Final = 2000
+"""Nodes (leaves and and/or/not) one filter may hold."""
+MAX_FILTER_DEPTH: Final = 32
+"""How deep and/or/not may nest."""
 
 
 class _AttributeFilter(_Model):
@@ -212,6 +223,79 @@ def attributes_of(node: Filter) -> set[str]:
             return attributes_of(node.filter)
         case _:
             return {node.attribute}
+
+
+def size_problem(node: Filter) -> str | None:
+    """Why `node` is too large to accept, or None. Iterative: any size is measured safely."""
+    count = 0
+    stack: list[tuple[Filter, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        count += 1
+        if count > MAX_FILTER_NODES:
+            return (
+                f"the filter has more than {MAX_FILTER_NODES} nodes; split the query, or read "
+                "by a property the objects share"
+            )
+        if depth > MAX_FILTER_DEPTH:
+            return f"the filter nests deeper than {MAX_FILTER_DEPTH} levels"
+        match current:
+            case And() | Or():
+                stack += [(child, depth + 1) for child in current.filters]
+            case Not():
+                stack.append((current.filter, depth + 1))
+    return None
+
+
+Matcher: TypeAlias = Callable[[ConnectorObject], bool]
+
+
+def matcher(node: Filter, *, case_insensitive: bool = False) -> Matcher:
+    """`evaluate(node, obj)` as one function of `obj`, built once for many objects."""
+    match node:
+        case And():
+            parts = [matcher(f, case_insensitive=case_insensitive) for f in node.filters]
+            return lambda obj: all(part(obj) for part in parts)
+        case Or():
+            return _any_of(node.filters, case_insensitive)
+        case Not():
+            inner = matcher(node.filter, case_insensitive=case_insensitive)
+            return lambda obj: not inner(obj)
+        case _:
+            leaf = node
+            return lambda obj: evaluate(leaf, obj, case_insensitive=case_insensitive)
+
+
+def _key(value: object, case_insensitive: bool) -> Hashable | None:
+    """A value as `_equal` compares it: booleans apart from numbers, strings folded."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if _is_number(value):
+        return ("number", value)
+    if isinstance(value, str):
+        return ("str", value.casefold() if case_insensitive else value)
+    return None
+
+
+def _any_of(children: list[Filter], ci: bool) -> Matcher:
+    """OR: the `equals` children become one set of wanted values per attribute."""
+    wanted: dict[str, set[Hashable]] = {}
+    others: list[Matcher] = []
+    for child in children:
+        key = _key(child.value, ci) if isinstance(child, Equals) else None
+        if isinstance(child, Equals) and key is not None:
+            wanted.setdefault(child.attribute, set()).add(key)
+        else:
+            others.append(matcher(child, case_insensitive=ci))
+
+    def match(obj: ConnectorObject) -> bool:
+        for attribute, keys in wanted.items():
+            for value in obj.values(attribute) or []:
+                if _key(value, ci) in keys:
+                    return True
+        return any(other(obj) for other in others)
+
+    return match
 
 
 def rename_attributes(node: Filter, rename: Callable[[str], str]) -> Filter:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal, Self, TypeAlias
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from protocol.configuration import Configuration, ConnectorKey
-from protocol.filters import Filter
+from protocol.filters import Filter, size_problem
 from protocol.info import ConfigurationInfo, ConnectorInfo
 from protocol.schema import Schema
 from protocol.values import (
@@ -136,6 +136,15 @@ class SearchOpRequest(_Model):
     objectClass: ObjectClassName
     filter: Filter | None = None
     options: OperationOptions = Field(default_factory=OperationOptions)
+
+    @field_validator("filter")
+    @classmethod
+    def _bounded(cls, value: Filter | None) -> Filter | None:
+        """A filter past the documented size is refused here (docs/protocol.md "Filters")."""
+        problem = None if value is None else size_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class UpdateOpRequest(_Model):

@@ -101,7 +101,9 @@ class Session:
     # -- the table ------------------------------------------------------------------------
 
     def _advance(self, direction: str, frame: Frame) -> None:
-        kind = frame_kind(frame)
+        self._advance_kind(direction, frame_kind(frame))
+
+    def _advance_kind(self, direction: str, kind: str) -> None:
         following = TRANSITIONS.get((self.side, direction, self.state, kind))
         if following is None:
             if self.state is State.AWAITING_HANDSHAKE and direction == _RECEIVED:
@@ -135,10 +137,26 @@ class Session:
             self.open_requests.add(frame.messageId)
 
     def sent(self, frame: Frame) -> None:
-        """Record a frame this side sent."""
+        """Check a frame this side is about to send against the table; raise if wrong."""
         self._advance(_SENT, frame)
-        if isinstance(frame, RequestFrame) and frame.request.operation is not None:
-            self.open_requests.add(frame.messageId)
+        if isinstance(frame, RequestFrame):
+            if frame.request.operation is not None:
+                self.open_requests.add(frame.messageId)
+        elif frame.response.operation is not None:
+            self._check_open(frame.messageId)
+
+    def sent_part(self, message_id: int) -> None:
+        """`sent` for an operation response part written as text without a frame model (the
+        server's search parts: each object is serialised once, straight into the part)."""
+        self._advance_kind(_SENT, "response.operation")
+        self._check_open(message_id)
+
+    def _check_open(self, message_id: int) -> None:
+        if self.side is Side.SERVER and message_id not in self.open_requests:
+            raise ProtocolError(
+                f"an operation answer for messageId {message_id}, which is not an open request",
+                field="messageId",
+            )
 
     # -- request ids ----------------------------------------------------------------------
 

@@ -81,9 +81,30 @@ class _Daemon:
         self.server = ConnectorServer(
             loaded.settings, registry, hosted_configurations(loaded), persist=self.persist
         )
+        self.reloading: asyncio.Task[None] | None = None
+        """The reload under way, kept referenced: a task nobody holds may be collected."""
+        self._reload_again = False
 
     def persist(self, name: str, property_name: str, value: GuardedString) -> None:
         persist_property(self.loaded, name, property_name, value)
+
+    def request_reload(self) -> None:
+        """SIGHUP: one reload at a time. A signal during a reload asks for one more after it
+        (the files may have changed again), never for a second one alongside."""
+        if self.reloading is not None and not self.reloading.done():
+            self._reload_again = True
+            return
+        self.reloading = asyncio.get_running_loop().create_task(self._reloads())
+
+    async def _reloads(self) -> None:
+        while True:
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("conf.reload_failed")
+            if not self._reload_again:
+                return
+            self._reload_again = False
 
     async def reload(self) -> None:
         result = await asyncio.to_thread(
@@ -109,8 +130,16 @@ class _Daemon:
         await self.server.start()
         self.server.install_signal_handlers()
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         await self.server.serve_forever()
+
+
+def _is_reference(registry: ConnectorRegistry, ref: ConnectorKey) -> bool:
+    """Whether a configuration's connectorRef names a reference connector (the in-memory one)."""
+    try:
+        return registry.resolve(ref).reference
+    except ConnectorException:
+        return False
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -121,6 +150,23 @@ def _serve(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     settings = loaded.settings
+    if not settings.memory_connector_enabled:
+        registry_all, registry = registry, registry.without_reference()
+        memory = [
+            name
+            for name, hosted in hosted_configurations(loaded).items()
+            if _is_reference(registry_all, hosted.connector_ref)
+        ]
+        if memory:
+            print(
+                "the in-memory connector is not hosted by this server, and "
+                + ", ".join(f"configuration {n!r}" for n in sorted(memory))
+                + " uses it: set connectorserver.memoryConnectorEnabled=true in "
+                "ConnectorServer.properties (or RCS_MEMORY_CONNECTOR_ENABLED=true), or remove "
+                "the configuration",
+                file=sys.stderr,
+            )
+            return 1
     logs.configure(settings.log_level, settings.log_format)
     for warning in loaded.warnings:
         log.warning("conf.warning", detail=warning)

@@ -1,4 +1,4 @@
-"""One WebSocket connection: a reader that never waits on an operation, and a task per operation.
+"""The JSON wire on one WebSocket: a reader that never waits on an operation, a task per operation.
 
 The lessons of docs/openicf.md §1.11 (OpenICF #107-#110, #112/#114): frames are decoded in
 arrival order by one reader, each operation runs as its own task, and a cancel is handled on the
@@ -7,31 +7,39 @@ runs, while its results stream. The reader never awaits a send either: its own a
 (handshake, control, errors, cancels) go out from small tasks, in order, because a send writes
 its bytes before its first await (websockets `send_context`).
 
+The reader hands each operation to the server's `Operations` (server.runner) with a `JsonSink`,
+which writes its answer as JSON frames: search objects are serialised once each, straight into
+the text of a part, cut at `search_frame_max_objects` objects and about `search_frame_max_bytes`
+(docs/protocol.md "search"); the text is what `protocol.codec.encode` would produce for the
+same frame (a test holds it to that). Every frame in both directions goes through the socket's
+`protocol.session.Session`.
+
 A bad frame costs one error frame, never the connection (docs/protocol.md "Errors"); so does a
 frame beyond the connection's rate (`max_frames_per_second`, a token bucket: the per-connection
 message rate limit docs/hardening.md §B1 advises, which websockets does not provide).
+
+The reader's own answers are bounded per connection, as search parts are: a peer that keeps
+sending and never reads would otherwise have them pile up in memory. Past
+`max_pending_replies` unsent answers the connection is cut off (closed with 1008), and nothing
+more it sends is read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
 
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from connector.ratelimit import TokenBucket
 from protocol.codec import FrameError, decode, encode, error_frame
-from protocol.errors import (
-    ConnectorException,
-    OperationTimeoutException,
-    ProtocolError,
-    RetryableException,
-)
+from protocol.errors import ConnectorException, ProtocolError, RetryableException
 from protocol.frames import (
     PROTOCOL_VERSION,
     CancelRequest,
@@ -40,60 +48,153 @@ from protocol.frames import (
     ControlResponse,
     Handshake,
     OperationRequest,
+    OperationResponse,
     ResponseBody,
     ResponseFrame,
+    SearchOpResponse,
+    SyncOpResponse,
 )
 from protocol.session import Session, Side
-from server import dispatch
+from protocol.values import ConnectorObject, SearchResult, SyncDelta, SyncToken
+from server.configurations import Configurations
 from server.logs import get_logger
-
-if TYPE_CHECKING:
-    from server.app import ConnectorServer
+from server.metrics import ServerMetrics
+from server.runner import Operations, Replies, cut_off
+from server.settings import ServerSettings
 
 log = get_logger("server.connection")
+
+SendText = Callable[[bytes], Awaitable[None]]
+"""Send one frame's UTF-8 text and wait until the socket has room (flow control)."""
+
+_OBJECT_JSON: Final = ConnectorObject.__pydantic_serializer__
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How search parts are cut (ServerSettings.search_frame_max_objects / _bytes)."""
+
+    max_objects: int
+    max_bytes: int
+
+
+def search_part(message_id: int, sequence: int, objects: Sequence[bytes]) -> bytes:
+    """The text of a search part holding already-serialised objects (no result)."""
+    return b"".join(
+        (
+            b'{"messageId":%d,"response":{"operation":{"search":{"sequence":%d,'
+            b'"connectorObjects":[' % (message_id, sequence),
+            b",".join(objects),
+            b"]}}}}",
+        )
+    )
+
+
+class JsonSink:
+    """One operation's answer as JSON frames under its messageId."""
+
+    def __init__(self, message_id: int, send: SendText, session: Session, limits: Limits) -> None:
+        self.message_id = message_id
+        self._send = send
+        self._session = session
+        self._limits = limits
+        self._sequence = 0
+        self.objects = 0
+
+    async def _frame(self, frame: ResponseFrame) -> None:
+        self._session.sent(frame)
+        await self._send(encode(frame).encode())
+
+    async def answer(self, response: OperationResponse) -> None:
+        await self._frame(
+            ResponseFrame(messageId=self.message_id, response=ResponseBody(operation=response))
+        )
+
+    async def search_page(self, objects: Sequence[ConnectorObject]) -> None:
+        limits = self._limits
+        batch: list[bytes] = []
+        size = 0
+        for obj in objects:
+            data = _OBJECT_JSON.to_json(obj, by_alias=True, exclude_none=True)
+            if batch and (len(batch) >= limits.max_objects or size + len(data) > limits.max_bytes):
+                await self._part(batch)
+                batch, size = [], 0
+            batch.append(data)
+            size += len(data) + 1
+        if batch:
+            await self._part(batch)
+
+    async def _part(self, batch: list[bytes]) -> None:
+        self._sequence += 1
+        self.objects += len(batch)
+        self._session.sent_part(self.message_id)
+        await self._send(search_part(self.message_id, self._sequence, batch))
+
+    async def search_done(self, result: SearchResult | None) -> None:
+        last = SearchOpResponse(sequence=self._sequence + 1, result=result or SearchResult())
+        await self.answer(OperationResponse(search=last))
+
+    async def sync_page(self, deltas: Sequence[SyncDelta]) -> None:
+        step = self._limits.max_objects
+        for start in range(0, len(deltas), step):
+            self._sequence += 1
+            chunk = list(deltas[start : start + step])
+            self.objects += len(chunk)
+            part = SyncOpResponse(sequence=self._sequence, syncDeltas=chunk)
+            await self.answer(OperationResponse(sync=part))
+
+    async def sync_done(self, token: SyncToken | None) -> None:
+        last = SyncOpResponse(sequence=self._sequence + 1, token=token, last=True)
+        await self.answer(OperationResponse(sync=last))
+
+    async def fail(self, error: BaseException) -> None:
+        await self._frame(error_frame(self.message_id, error))
+
 
 PEER_NAME = "hubspot-rcs"
 
 
-class FrameBucket:
-    """`rate` frames a second on average, `burst` at once: a token bucket on the monotonic clock."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self._tokens = self.burst
-        self._updated = time.monotonic()
-
-    def take(self) -> bool:
-        """Spend a token for one frame; False when none is left (the frame is refused)."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+def frame_bucket(settings: ServerSettings) -> TokenBucket | None:
+    """The per-connection frame limit `max_frames_per_second` and `frame_burst` ask for (both
+    wires); None when unlimited."""
+    if settings.max_frames_per_second is None:
+        return None
+    return TokenBucket(settings.max_frames_per_second, capacity=settings.frame_burst)
 
 
 class Connection:
-    """The protocol on one authenticated socket."""
+    """The JSON protocol on one authenticated socket."""
 
-    def __init__(self, server: ConnectorServer, ws: ServerConnection, conn_id: str) -> None:
-        self.server = server
+    def __init__(
+        self,
+        ws: ServerConnection,
+        conn_id: str,
+        operations: Operations,
+        configurations: Configurations,
+        *,
+        metrics: ServerMetrics,
+        settings: ServerSettings,
+    ) -> None:
         self.ws = ws
         self.conn_id = conn_id
         self.session = Session(Side.SERVER)
-        self.operations: dict[int, asyncio.Task[None]] = {}
-        self._answered: set[int] = set()
-        self._cancelled_by_peer: set[int] = set()
-        self._replies: set[asyncio.Task[None]] = set()
-        self.operations_run = 0
-        settings = server.settings
-        self._bucket = (
-            None
-            if settings.max_frames_per_second is None
-            else FrameBucket(settings.max_frames_per_second, settings.frame_burst)
-        )
+        self._operations = operations
+        self._configurations = configurations
+        self._metrics = metrics
+        self._settings = settings
+        self._limits = Limits(settings.search_frame_max_objects, settings.search_frame_max_bytes)
+        self._cut_off = False
+        self._replies = Replies(settings.max_pending_replies, self._cut_off_peer)
+        self._bucket = frame_bucket(settings)
+
+    @property
+    def operations(self) -> Mapping[Hashable, asyncio.Task[None]]:
+        """The operations running for this connection, by messageId."""
+        return self._operations.tasks
+
+    @property
+    def operations_run(self) -> int:
+        return self._operations.run
 
     # -- the reader -----------------------------------------------------------------------
 
@@ -109,15 +210,17 @@ class Connection:
 
     def receive(self, message: str | bytes) -> None:
         """Act on one frame; never awaits."""
+        if self._cut_off:
+            return
         try:
             frame = decode(message)
         except FrameError as exc:
             self._reply(error_frame(exc.message_id or 0, exc))
             return
-        if self._bucket is not None and not self._bucket.take():
+        if self._bucket is not None and not self._bucket.try_take():
             # Decoded first, so the error names the frame's messageId; not acted on.
-            self.server.metrics.refused_frames.inc()
-            limit = self.server.settings.max_frames_per_second
+            self._metrics.refused_frames.inc()
+            limit = self._settings.max_frames_per_second
             refused = RetryableException(
                 f"too many frames on this connection (limit {limit:g} a second); slow down"
             )
@@ -153,8 +256,8 @@ class Connection:
         if "CONNECTOR_INFO" in control.infoLevel:
             response = response.model_copy(
                 update={
-                    "connectorInfos": self.server.connector_infos(),
-                    "configurations": self.server.configuration_infos(),
+                    "connectorInfos": self._configurations.connector_infos(),
+                    "configurations": self._configurations.configuration_infos(),
                 }
             )
         if "REQUESTS" in control.infoLevel:
@@ -166,77 +269,18 @@ class Connection:
     # -- operations -------------------------------------------------------------------------
 
     def _start(self, message_id: int, request: OperationRequest) -> None:
+        sink = JsonSink(message_id, self._send, self.session, self._limits)
         try:
-            self.server.admit(self, request)
+            self._operations.start(
+                message_id,
+                request,
+                sink,
+                on_done=lambda: self.session.finish(message_id),
+                log_fields={"request_id": message_id},
+            )
         except ConnectorException as exc:
             self.session.finish(message_id)
             self._reply(error_frame(message_id, exc))
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._operation(message_id, request), name=f"operation-{self.conn_id}-{message_id}"
-        )
-        self.operations[message_id] = task
-        self.operations_run += 1
-
-    async def _operation(self, message_id: int, request: OperationRequest) -> None:
-        """Run one operation to its last frame, and write its canonical log line."""
-        structlog.contextvars.bind_contextvars(
-            request_id=message_id,
-            operation=request.operation_name,
-            object_class=request.object_class,
-        )
-        started = time.perf_counter()
-        outbox = dispatch.Outbox(message_id, self._send, lambda: self._answered.add(message_id))
-        outcome = "ok"
-        error: BaseException | None = None
-        answered = False
-        metrics = self.server.metrics
-        metrics.in_flight.inc()
-        try:
-            await self.server.execute(request, outbox)
-        except asyncio.CancelledError:
-            if message_id not in self._answered:
-                outcome = "cancelled" if message_id in self._cancelled_by_peer else "stopped"
-                raise
-            # The last frame went out before the cancel landed: the operation is complete.
-        except OperationTimeoutException as exc:
-            outcome, error = "timeout", exc
-        except ConnectorException as exc:
-            outcome, error = "error", exc
-        except ConnectionClosed:
-            outcome = "disconnected"
-        except Exception as exc:
-            log.exception("operation.internal_error")
-            outcome, error = "error", exc
-        finally:
-            elapsed = time.perf_counter() - started
-            # The canonical line and the metrics are the same record of the operation.
-            name = request.operation_name
-            metrics.in_flight.dec()
-            metrics.operations.labels(name, outcome).inc()
-            metrics.operation_seconds.labels(name).observe(elapsed)
-            if outbox.objects:
-                metrics.objects.labels(name).inc(outbox.objects)
-            fields: dict[str, Any] = {
-                "duration_ms": round(elapsed * 1000, 3),
-                "objects": outbox.objects,
-                "outcome": outcome,
-            }
-            if error is not None:
-                fields["error"] = (
-                    error.wire_class if isinstance(error, ConnectorException) else "internal"
-                )
-            log.info("operation", **fields)
-            answered = message_id in self._answered
-            self._answered.discard(message_id)
-            self._cancelled_by_peer.discard(message_id)
-            self.operations.pop(message_id, None)
-            self.session.finish(message_id)
-        if error is not None and not answered:
-            # Nothing awaits between finish() above and this write: a cancel cannot slip in.
-            with contextlib.suppress(ConnectionClosed):
-                await outbox.final(error_frame(message_id, error))
-            self._answered.discard(message_id)
 
     async def _send(self, text: bytes) -> None:
         await self.ws.send(text, text=True)
@@ -248,52 +292,27 @@ class Connection:
         except ProtocolError as exc:
             self._reply(error_frame(message_id, exc))
             return
-        task = self.operations.get(target)
-        if not is_open or task is None or target in self._answered:
+        task = self._operations.cancel(target) if is_open else None
+        if task is None:
             self._reply(self._cancel_answer(message_id, target, False))
             return
-        self._cancelled_by_peer.add(target)
-        task.cancel("cancelled by the peer")
 
         async def answer_when_stopped() -> None:
             # Answer only once the operation has stopped: nothing of it may follow the answer.
             await asyncio.wait([task])
-            stopped = task.cancelled()
-            await self._send(encode(self._cancel_answer(message_id, target, stopped)).encode())
+            self._reply(self._cancel_answer(message_id, target, task.cancelled()))
 
-        self._spawn(answer_when_stopped())
+        self._replies.spawn(answer_when_stopped())
 
     @staticmethod
     def _cancel_answer(message_id: int, target: int, cancelled: bool) -> ResponseFrame:
         answer = CancelResponse(requestId=target, cancelled=cancelled)
         return ResponseFrame(messageId=message_id, response=ResponseBody(cancel=answer))
 
-    async def fail_operations(self, exc: ConnectorException) -> None:
-        """Stop every running operation and answer each with `exc` (a drain that ran out)."""
-        for message_id, task in list(self.operations.items()):
-            if message_id not in self._answered:
-                self._cancelled_by_peer.discard(message_id)
-                task.cancel()
-                self._spawn(self._fail_after(message_id, task, exc))
-        await self._wait_replies()
-
-    async def _fail_after(
-        self, message_id: int, task: asyncio.Task[None], exc: ConnectorException
-    ) -> None:
-        await asyncio.wait([task])
-        if task.cancelled():
-            await self._send(encode(error_frame(message_id, exc)).encode())
-
     async def stop_operations(self) -> None:
         """The socket is gone: cancel what runs (their leases go back) and wait for it."""
-        tasks = list(self.operations.values())
-        for task in tasks:
-            task.cancel("connection closed")
-        if tasks:
-            await asyncio.wait(tasks)
-        for reply in list(self._replies):
-            reply.cancel()
-        await self._wait_replies()
+        await self._operations.stop_all()
+        await self._replies.cancel()
         self.session.close()
 
     # -- replies from the reader ------------------------------------------------------------
@@ -301,19 +320,9 @@ class Connection:
     def _reply(self, frame: ResponseFrame) -> None:
         with contextlib.suppress(ProtocolError):
             self.session.sent(frame)
-        self._spawn(self._send(encode(frame).encode()))
+        self._replies.spawn(self._send(encode(frame).encode()))
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(_quietly(coroutine))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
-
-    async def _wait_replies(self) -> None:
-        if self._replies:
-            await asyncio.wait(list(self._replies))
-
-
-async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
-    """A reply to a peer that has gone away is simply not sent."""
-    with contextlib.suppress(ConnectionClosed):
-        await coroutine
+    def _cut_off_peer(self) -> None:
+        """The peer sends and does not read: close, rather than hold its answers."""
+        self._cut_off = True
+        cut_off(self.ws, self._metrics, self._replies)

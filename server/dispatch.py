@@ -1,22 +1,20 @@
-"""Running one operation on a connector instance, and streaming its answer.
+"""Running one operation on a connector instance, and handing its answer to a sink.
 
 Each operation kind maps to the SPI operation that implements it (docs/openicf.md §1.4); a
 connector that lacks it answers `java.lang.UnsupportedOperationException`, as the Java framework
 does. Two rules from the lead's design: `get` on a connector without `GetOp` is a search for
 `__UID__`, and ADD/REMOVE updates need `UpdateAttributeValuesOp`.
 
-Searches stream (docs/protocol.md "search"): the objects of each connector page go out as soon
-as the page arrives, in parts of at most `search_frame_max_objects` objects and about
-`search_frame_max_bytes`, and every send is awaited, so a slow reader slows the connector
-instead of filling memory. Each object is serialised once, straight into the part's text; the
-text is what `protocol.codec.encode` would produce for the same frame (a test holds it to that).
+The answer goes to an `AnswerSink` as typed values (the objects of each connector page, sync
+deltas, the final response); each wire encodes them its own way, so this module knows no wire.
+Searches stream: each connector page is handed over as soon as it arrives, and every hand-over
+is awaited, so a slow reader slows the connector instead of filling memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from connector.base import (
     Connector,
@@ -32,7 +30,6 @@ from connector.base import (
     UpdateOp,
 )
 from connector.results import ResultsHandler
-from protocol.codec import encode
 from protocol.configuration import ResultsHandlerConfiguration
 from protocol.errors import UnsupportedOperationException
 from protocol.filters import Equals
@@ -43,52 +40,36 @@ from protocol.frames import (
     LatestSyncTokenOpResponse,
     OperationRequest,
     OperationResponse,
-    ResponseBody,
-    ResponseFrame,
     SchemaOpResponse,
     ScriptOnConnectorOpResponse,
-    SearchOpResponse,
-    SyncOpResponse,
     UpdateOpResponse,
 )
-from protocol.values import UID, ConnectorObject, SearchResult, UpdateType
-
-SendText = Callable[[bytes], Awaitable[None]]
-"""Send one frame's UTF-8 text and wait until the socket has room (flow control)."""
-
-_OBJECT_JSON: Final = ConnectorObject.__pydantic_serializer__
+from protocol.values import UID, ConnectorObject, SearchResult, SyncDelta, SyncToken, UpdateType
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How search parts are cut (ServerSettings.search_frame_max_objects / _bytes)."""
+class AnswerSink(Protocol):
+    """Where one operation's answer goes; each wire implements it.
 
-    max_objects: int
-    max_bytes: int
+    A search calls `search_page` once per connector page (possibly empty) and then
+    `search_done`; a sync calls `sync_page`, then `sync_done`; every other operation calls
+    `answer` once. `fail` is the answer of an operation that raised. The last call of each
+    marks the operation answered: after it, a cancel finds nothing to stop.
+    """
 
+    objects: int
+    """Objects (or sync deltas) handed over so far: the canonical log line reports it."""
 
-class Outbox:
-    """Where one operation's answer goes: frames under its messageId, the last one marked."""
+    async def answer(self, response: OperationResponse) -> None: ...
 
-    def __init__(self, message_id: int, send: SendText, on_final: Callable[[], None]) -> None:
-        self.message_id = message_id
-        self._send = send
-        self._on_final = on_final
-        self.objects = 0
-        """Objects (or sync deltas) sent so far: the canonical log line reports it."""
+    async def search_page(self, objects: Sequence[ConnectorObject]) -> None: ...
 
-    async def part(self, text: bytes) -> None:
-        await self._send(text)
+    async def search_done(self, result: SearchResult | None) -> None: ...
 
-    async def final(self, frame: ResponseFrame) -> None:
-        """Send the request's last frame; after it, a cancel finds nothing to stop."""
-        self._on_final()
-        await self._send(encode(frame).encode())
+    async def sync_page(self, deltas: Sequence[SyncDelta]) -> None: ...
 
-    async def answer(self, response: OperationResponse) -> None:
-        await self.final(
-            ResponseFrame(messageId=self.message_id, response=ResponseBody(operation=response))
-        )
+    async def sync_done(self, token: SyncToken | None) -> None: ...
+
+    async def fail(self, error: BaseException) -> None: ...
 
 
 def _require(connector: Connector, capability: type, operation: str) -> Any:
@@ -103,10 +84,9 @@ async def run(
     connector: Connector,
     request: OperationRequest,
     results: ResultsHandlerConfiguration,
-    limits: Limits,
-    outbox: Outbox,
+    outbox: AnswerSink,
 ) -> None:
-    """Run `request` on `connector` and send its whole answer through `outbox`."""
+    """Run `request` on `connector` and hand its whole answer to `outbox`."""
     match request.kind:
         case "test":
             await _require(connector, TestOp, "TEST").test()
@@ -129,7 +109,7 @@ async def run(
             outbox.objects = 0 if found is None else 1
             await outbox.answer(OperationResponse(get=GetOpResponse(connectorObject=found)))
         case "search":
-            await _search(connector, request, results, limits, outbox)
+            await _search(connector, request, results, outbox)
         case "update":
             await outbox.answer(OperationResponse(update=await _update(connector, request)))
         case "delete":
@@ -150,7 +130,7 @@ async def run(
             response = ScriptOnConnectorOpResponse(result=value)
             await outbox.answer(OperationResponse(scriptOnConnector=response))
         case "sync":
-            await _sync(connector, request, limits, outbox)
+            await _sync(connector, request, outbox)
         case "latestSyncToken":
             latest = request.latestSyncToken
             assert latest is not None
@@ -198,92 +178,45 @@ async def _update(connector: Connector, request: OperationRequest) -> UpdateOpRe
     return UpdateOpResponse(uid=uid)
 
 
-def search_part(message_id: int, sequence: int, objects: Sequence[bytes]) -> bytes:
-    """The text of a search part holding already-serialised objects (no result)."""
-    return b"".join(
-        (
-            b'{"messageId":%d,"response":{"operation":{"search":{"sequence":%d,'
-            b'"connectorObjects":[' % (message_id, sequence),
-            b",".join(objects),
-            b"]}}}}",
-        )
-    )
-
-
 async def _search(
     connector: Connector,
     request: OperationRequest,
     results: ResultsHandlerConfiguration,
-    limits: Limits,
-    outbox: Outbox,
+    outbox: AnswerSink,
 ) -> None:
     op = request.search
     assert op is not None
     searcher: SearchOp = _require(connector, SearchOp, "SEARCH")
     handler = ResultsHandler(results, op.filter, op.options)
-    message_id, sequence = outbox.message_id, 0
     result: SearchResult | None = None
-    batch: list[bytes] = []
-    size = 0
-
-    async def flush() -> None:
-        nonlocal sequence, size
-        sequence += 1
-        outbox.objects += len(batch)
-        text = search_part(message_id, sequence, batch)
-        batch.clear()
-        size = 0
-        await outbox.part(text)
-
     pages = searcher.search(op.objectClass, op.filter, op.options)
     try:
         async for page in pages:
-            for obj in handler.apply(page):
-                data = _OBJECT_JSON.to_json(obj, by_alias=True, exclude_none=True)
-                if batch and (
-                    len(batch) >= limits.max_objects or size + len(data) > limits.max_bytes
-                ):
-                    await flush()
-                batch.append(data)
-                size += len(data) + 1
-            if batch:
-                await flush()  # a page is sent as soon as it has arrived
+            objects = handler.apply(page)
+            if objects:
+                await outbox.search_page(objects)  # a page goes out as soon as it has arrived
             if page.result is not None:
                 result = page.result
     finally:
         await _close(pages)
-    last = SearchOpResponse(sequence=sequence + 1, result=result or SearchResult())
-    await outbox.answer(OperationResponse(search=last))
+    await outbox.search_done(result)
 
 
-async def _sync(
-    connector: Connector, request: OperationRequest, limits: Limits, outbox: Outbox
-) -> None:
+async def _sync(connector: Connector, request: OperationRequest, outbox: AnswerSink) -> None:
     op = request.sync
     assert op is not None
     syncer: SyncOp = _require(connector, SyncOp, "SYNC")
-    sequence = 0
     token = op.token
     pages = syncer.sync(op.objectClass, op.token, op.options)
     try:
         async for page in pages:
-            deltas = list(page.deltas)
-            for start in range(0, len(deltas), limits.max_objects):
-                sequence += 1
-                chunk = deltas[start : start + limits.max_objects]
-                outbox.objects += len(chunk)
-                part = SyncOpResponse(sequence=sequence, syncDeltas=chunk)
-                frame = ResponseFrame(
-                    messageId=outbox.message_id,
-                    response=ResponseBody(operation=OperationResponse(sync=part)),
-                )
-                await outbox.part(encode(frame).encode())
+            if page.deltas:
+                await outbox.sync_page(page.deltas)
             if page.token is not None:
                 token = page.token
     finally:
         await _close(pages)
-    last = SyncOpResponse(sequence=sequence + 1, token=token, last=True)
-    await outbox.answer(OperationResponse(sync=last))
+    await outbox.sync_done(token)
 
 
 async def _close(iterator: Any) -> None:

@@ -79,13 +79,18 @@ class ServerMetrics:
             "Frames answered with an error because their connection sent too many too fast",
             registry=r,
         )
+        self.connections_cut_off = Counter(
+            "rcs_connections_cut_off",
+            "Connections closed because their peer sent frames and did not read the answers",
+            registry=r,
+        )
         self.connections_opened = Counter(
             "rcs_connections_opened", "Authenticated WebSocket connections accepted", registry=r
         )
         self.upgrades_refused = Counter(
             "rcs_upgrades_refused",
             "WebSocket upgrades refused (unauthenticated, no_client_certificate, wrong_key, "
-            "max_connections, draining)",
+            "throttled, max_connections, draining, origin)",
             ["reason"],
             registry=r,
         )

@@ -252,9 +252,16 @@ class ConnectorPool:
 class PoolManager:
     """Every pool of the server, by key."""
 
-    def __init__(self, *, inline_idle_s: float, metrics: ServerMetrics | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        inline_idle_s: float,
+        inline_max: int = 32,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self._pools: dict[PoolKey, ConnectorPool] = {}
         self._inline_idle_s = inline_idle_s
+        self._inline_max = inline_max
         self._metrics = metrics
 
     def __iter__(self) -> Iterator[ConnectorPool]:
@@ -271,13 +278,39 @@ class PoolManager:
     ) -> ConnectorPool:
         pool = self._pools.get(key)
         if pool is None or pool.closed:
+            if inline:
+                self._make_room_for_inline()
             pool = ConnectorPool(key, connector_class, context, config, inline)
             pool.metrics = self._metrics
             self._pools[key] = pool
         return pool
 
+    def _make_room_for_inline(self) -> None:
+        """At most `inline_max` inline configurations hold a pool: a new one drops the least
+        recently used that has nothing on loan, or is refused when every one is busy (each
+        holds connector instances and their shared resources: 300 of them held 250 MiB)."""
+        inline = [p for p in self._pools.values() if p.inline and not p.closed]
+        if len(inline) < self._inline_max:
+            return
+        idle = [p for p in inline if p.active == 0]
+        if not idle:
+            raise RetryableException(
+                f"this server already runs {len(inline)} inline configurations, all busy "
+                "(inlineConfigurationMax); try again shortly, or use a named configuration"
+            )
+        oldest = min(idle, key=lambda p: p.last_used)
+        del self._pools[oldest.key]
+        oldest.retire()
+        log.info("pool.dropped", pool=str(oldest.key), reason="least recently used inline")
+
     def lookup(self, key: PoolKey) -> ConnectorPool | None:
         return self._pools.get(key)
+
+    def retire(self, key: PoolKey) -> None:
+        """Retire one pool: it finishes what it lent, then closes."""
+        pool = self._pools.pop(key, None)
+        if pool is not None:
+            pool.retire()
 
     def retire_named(self, name: str) -> None:
         """Retire the pools of named configuration `name` (it changed or went away)."""

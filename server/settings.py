@@ -54,6 +54,10 @@ class ServerSettings(BaseModel):
     (benchmarks.md) and `max_inflight_per_connection` already bounds the work it can start."""
     frame_burst: int = Field(default=200, ge=1)
     """Frames a connection may send at once after a quiet spell (the token bucket's size)."""
+    max_pending_replies: int = Field(default=256, ge=1)
+    """Answers the server may hold for a connection whose peer does not read them (errors,
+    handshakes, controls, cancels); past it the connection is cut off, not buffered. Operation
+    answers are bounded by `max_inflight_per_connection` and the socket's flow control."""
 
     # Timeouts
     open_timeout_s: float = Field(default=10.0, gt=0)
@@ -63,8 +67,14 @@ class ServerSettings(BaseModel):
     drain_timeout_s: float = Field(default=25.0, ge=0)
     inline_configuration_idle_s: float = Field(default=7200.0, gt=0)
     """Inline configurations unused this long lose their pool (the Java RCS uses 120 min)."""
+    inline_configuration_max: int = Field(default=32, ge=1)
+    """Inline configurations with a pool at once; a new one drops the least recently used idle
+    one, and is refused (retryable) when all are busy."""
 
     # Behaviour
+    memory_connector_enabled: bool = False
+    """Host the in-memory reference connector (demonstrations, benchmarks); off by default, so
+    that a server hosts only the connectors it is there for."""
     scripting_enabled: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -6,20 +6,27 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from prometheus_client import CollectorRegistry
 
 from client.connection import RcsClient
+from connector.base import ConnectorContext, PersistProperty
+from connector.hubspot import HubspotConnector
+from connector.hubspot.configuration import HubspotConfiguration
 from connector.memory import MemoryConnector
 from connector.registry import ConnectorRegistry
+from emulator import Emulator, EmulatorSettings, run_emulator
 from protocol.configuration import InlineConfiguration
+from protocol.values import GuardedString
 from server import keyhash
 from server.app import ConnectorServer, HostedConfiguration
 from server.settings import ServerSettings
+from tests.faulty_connector import FaultyConnector
 
 KEY = "s3cret-key"
 KEY_HASH = keyhash.hash_key(KEY)
@@ -91,7 +98,9 @@ def hosted(name: str, configuration: InlineConfiguration) -> HostedConfiguration
 
 
 def registry() -> ConnectorRegistry:
-    return ConnectorRegistry([MemoryConnector])
+    """The tests' connectors: the in-memory one with fault injection (tests/faulty_connector.py),
+    under the memory connector's key."""
+    return ConnectorRegistry([FaultyConnector])
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +138,75 @@ async def rcs(
 async def client(rcs: ConnectorServer) -> AsyncIterator[RcsClient]:
     async with await RcsClient.connect(rcs.url, KEY) as connected:
         yield connected
+
+
+# -- the HubSpot emulator: one way to start it in a test, one fixture ----------------------------
+
+MakeConnector = Callable[..., Awaitable[HubspotConnector]]
+
+
+@pytest.fixture
+def emulator_settings() -> EmulatorSettings:
+    """Seeded data; HubSpot's rate limits off unless a test turns them on. A module or a
+    test (`@pytest.mark.parametrize("emulator_settings", [...])`) overrides it."""
+    return EmulatorSettings(contacts=60, companies=12, seed=11, rate_limits_enabled=False)
+
+
+@pytest.fixture
+async def emu(emulator_settings: EmulatorSettings) -> AsyncIterator[Emulator]:
+    """A real emulator on 127.0.0.1 port 0, in this test's event loop."""
+    async with run_emulator(emulator_settings) as running:
+        yield running
+
+
+def properties_for(emu: Emulator, **overrides: Any) -> dict[str, Any]:
+    """configurationProperties as an IDM provisioner file writes them (strings included)."""
+    properties: dict[str, Any] = {
+        "clientId": emu.client_id,
+        "clientSecret": emu.client_secret,
+        "refreshToken": emu.refresh_token,
+        "apiBaseUrl": emu.base_url,
+        "permitsPerSecond": "1000",
+        "searchRequestsPerSecond": "1000",
+        "requestTimeoutSeconds": "10",
+    }
+    properties.update(overrides)
+    return properties
+
+
+@pytest.fixture
+async def make_connector(emu: Emulator) -> AsyncIterator[MakeConnector]:
+    """Build initialised HubSpot connectors for `emu`; each gets its own shared resources,
+    closed at the end."""
+    opened: list[HubspotConnector] = []
+
+    async def make(
+        *,
+        scripting_enabled: bool = False,
+        persisted: dict[str, GuardedString] | None = None,
+        persist_property: PersistProperty | None = None,
+        metrics: CollectorRegistry | None = None,
+        **overrides: Any,
+    ) -> HubspotConnector:
+        config = HubspotConfiguration.from_properties(properties_for(emu, **overrides))
+
+        async def persist(name: str, value: GuardedString) -> None:
+            if persisted is not None:
+                persisted[name] = value
+
+        context = ConnectorContext(
+            configuration=config,
+            configuration_name="hubspot",
+            scripting_enabled=scripting_enabled,
+            persist_property=persist_property or persist,
+            metrics=metrics,
+        )
+        shared = await HubspotConnector.open_shared(context)
+        connector = HubspotConnector(context, shared)
+        await connector.init()
+        opened.append(connector)
+        return connector
+
+    yield make
+    for connector in opened:
+        await connector.shared.aclose()

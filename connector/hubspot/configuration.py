@@ -28,54 +28,93 @@ class HubspotConfiguration(Configuration):
         order=1,
         min_length=1,
         help="The client id of the HubSpot app the refresh token was issued to",
+        display="Client ID",
+        group="Authentication",
     )
     clientSecret: GuardedString = Property(
-        required=True, confidential=True, order=2, help="The client secret of that app"
+        required=True,
+        confidential=True,
+        order=2,
+        help="The client secret of that app",
+        display="Client Secret",
+        group="Authentication",
     )
     refreshToken: GuardedString = Property(
         required=True,
         confidential=True,
         order=3,
         help="An OAuth refresh token of that app, from its authorization-code flow",
+        display="Refresh Token",
+        group="Authentication",
     )
     acceptSelfSignedCertificates: bool = Property(
         False,
         order=4,
         help="Trust a self-signed certificate presented by HubSpot's address (still checking "
         "the host name unless disableHostNameVerifier is set)",
+        display="Accept Self-Signed Certificates",
+        group="Connection",
     )
     readSchema: bool = Property(
         False,
         order=5,
         help="Build the schema from HubSpot's property definitions instead of the built-in one",
+        display="Read Schema",
+        group="Schema",
     )
     disableHostNameVerifier: bool = Property(
         False,
         order=6,
         help="Do not check that the certificate names the host (the chain is still verified)",
+        display="Disable Host Name Verifier",
+        group="Connection",
     )
     maximumConnections: int = Property(
-        10, order=7, ge=1, help="At most this many HTTP connections to HubSpot at a time"
+        10,
+        order=7,
+        ge=1,
+        help="At most this many HTTP connections to HubSpot at a time",
+        display="Maximum Connections",
+        group="Connection",
     )
     permitsPerSecond: float = Property(
         10,
         order=8,
         gt=0,
         help="At most this many HubSpot calls per second, shared by every pooled instance",
+        display="Permits Per Second",
+        group="Rate limits",
     )
     httpProxyHost: str | None = Property(
-        None, order=9, help="An HTTP proxy every call to HubSpot goes through"
+        None,
+        order=9,
+        help="An HTTP proxy every call to HubSpot goes through",
+        display="HTTP Proxy Host",
+        group="Connection",
     )
     httpProxyPort: int | None = Property(
-        None, order=10, ge=1, le=65535, help="The port of httpProxyHost"
+        None,
+        order=10,
+        ge=1,
+        le=65535,
+        help="The port of httpProxyHost",
+        display="HTTP Proxy Port",
+        group="Connection",
     )
     apiBaseUrl: str = Property(
         DEFAULT_API_BASE_URL,
         order=11,
         help="Where HubSpot's API is; the OAuth token endpoint is under it too",
+        display="API Base URL",
+        group="Connection",
     )
     requestTimeoutSeconds: float = Property(
-        60.0, order=12, gt=0, help="How long one HTTP call to HubSpot may take in all"
+        60.0,
+        order=12,
+        gt=0,
+        help="How long one HTTP call to HubSpot may take in all",
+        display="Request Timeout (seconds)",
+        group="Connection",
     )
     maxRetries: int = Property(
         5,
@@ -83,22 +122,37 @@ class HubspotConfiguration(Configuration):
         ge=0,
         le=20,
         help="How many times a call refused for rate limits or failed in transit is tried again",
+        display="Maximum Retries",
+        group="Rate limits",
     )
     searchRequestsPerSecond: float = Property(
         5,
         order=14,
         gt=0,
         help="At most this many CRM search calls per second (HubSpot's own limit is 5)",
+        display="Search Requests Per Second",
+        group="Rate limits",
     )
     syncLookBackSeconds: float = Property(
         60.0,
         order=15,
         display="Sync Look-Back Seconds",
+        group="Sync",
         ge=0,
         le=3600,
         help="Live sync reads changes this far behind the newest again, and drops those it "
         "delivered, so that a change HubSpot's search indexed late is not missed; it must be "
         "longer than HubSpot's indexing delay (docs/hubspot-connector.md, Live sync)",
+    )
+    searchIndexingDelaySeconds: float = Property(
+        10.0,
+        order=16,
+        display="Search Indexing Delay Seconds",
+        ge=0,
+        le=120,
+        help="How long HubSpot's search may lag a write. After a company create whose answer "
+        "was lost, the connector waits this long before searching for it, so that it never "
+        "sends a create twice",
     )
 
     @classmethod

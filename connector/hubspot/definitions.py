@@ -30,7 +30,7 @@ from connector.hubspot.schema import (
 from connector.hubspot.search import Position
 from connector.hubspot.shared import HubspotShared
 from protocol.errors import InvalidAttributeValueException, UnsupportedOperationException
-from protocol.filters import Filter, attributes_of, evaluate
+from protocol.filters import Filter, attributes_of, matcher
 from protocol.values import (
     NAME,
     UID,
@@ -195,7 +195,8 @@ class PropertyDefinitions:
                 for body in (answer.body or {}).get("results") or []
             ]
         if filter is not None:
-            objects = [o for o in objects if evaluate(filter, o)]
+            keep = matcher(filter)
+            objects = [o for o in objects if keep(o)]
         if options.sortKeys:
             for key in reversed(options.sortKeys):
                 field = key.field

@@ -6,14 +6,15 @@ access token and the same rate limiter. `request()` is the one way out:
 
 1. wait for the rate limiter (ratelimit.py);
 2. send with the current access token;
-3. a 401 while holding a token refreshes it once and resends (docs/hubspot.md §3.1: tokens live
-   30 minutes, and "expired" is a 401 EXPIRED_AUTHENTICATION);
-4. 429, 423, 477 and 5xx are retried after the wait HubSpot asks for (its `Retry-After`, or
-   the window its `policyName` names), with jitter, at most `maxRetries` times; so are
-   timeouts and dropped connections;
-5. a call that is not idempotent (a create) is never resent blindly: after an ambiguous
+3. what to do next is `retry.decide`'s answer, the one retry decision (the token refresh asks it
+   too): a 401 refreshes the token and resends (docs/hubspot.md §3.1: tokens live 30 minutes,
+   and "expired" is a 401 EXPIRED_AUTHENTICATION), and only a fresh token refused means bad
+   credentials; 429, 423, 477 and 5xx are retried after the wait HubSpot's headers and window
+   say (`_wait_for`), with jitter, at most `maxRetries` times; so are timeouts and dropped
+   connections;
+4. a call that is not idempotent (a create) is never resent blindly: after an ambiguous
    failure (no answer, or a 5xx) the caller's `recover` looks the object up first;
-6. what is left becomes an ICF exception (errors.py).
+5. what is left becomes an ICF exception (errors.py).
 
 Cancellation goes straight through: the server cancels the task, and the call in flight stops.
 """
@@ -34,14 +35,10 @@ import structlog
 
 from connector.base import ConnectorContext, PersistProperty, SharedResources
 from connector.hubspot.configuration import HubspotConfiguration
-from connector.hubspot.errors import (
-    REFUSED_STATUSES,
-    RETRYABLE_STATUSES,
-    error_for,
-    transport_error,
-)
+from connector.hubspot.errors import error_for, transport_error
 from connector.hubspot.metrics import ConfigurationMetrics, HubspotMetrics
 from connector.hubspot.ratelimit import RateLimiter
+from connector.hubspot.retry import Attempt, decide
 from connector.hubspot.tls import pinned_self_signed, ssl_context
 from protocol.errors import (
     ConnectorException,
@@ -102,6 +99,13 @@ class AccessTokens:
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self.refreshes = 0
+        """How many access tokens were fetched: each is a generation, later ones fresher."""
+        self.unsaved: str | None = None
+        """Set while a rotated refresh token is held in memory only: what the operator must do."""
+
+    @property
+    def generation(self) -> int:
+        return self.refreshes
 
     def _fresh(self) -> bool:
         return self._token is not None and time.monotonic() < self._expires_at
@@ -142,25 +146,27 @@ class AccessTokens:
             "refresh_token": self._refresh_token.reveal(),
         }
         url = config.base_url + TOKEN_PATH
-        attempt = 0
+        number = 0
         while True:
-            attempt += 1
+            number += 1
             try:
                 async with self._session().post(url, data=form, **self._request_kwargs()) as resp:
-                    status = resp.status
+                    status: int | None = resp.status
                     body = await _json(resp)
+                outcome = Attempt(status, fresh_token=True)  # a refused refresh is not retried
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise transport_error(exc, action="refresh the access token", attempts=1) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                if attempt > config.maxRetries:
-                    raise transport_error(
-                        exc, action="refresh the access token", attempts=attempt
-                    ) from None
-                await asyncio.sleep(_backoff(attempt))
+                status, body, failure = None, None, exc
+                outcome = Attempt(None)
+            decision = decide(outcome, number=number, max_retries=config.maxRetries)
+            if decision.next == "retry":
+                await asyncio.sleep(_backoff(number))
                 continue
-            if status in RETRYABLE_STATUSES and attempt <= config.maxRetries:
-                await asyncio.sleep(_backoff(attempt))
-                continue
+            if status is None:
+                raise transport_error(
+                    failure, action="refresh the access token", attempts=number
+                ) from None
             break
         if status != 200 or not isinstance(body, Mapping) or "access_token" not in body:
             raise _token_error(status, body)
@@ -173,12 +179,33 @@ class AccessTokens:
         if isinstance(new_refresh, str) and new_refresh != self._refresh_token.reveal():
             # HubSpot may rotate the refresh token; the old one may stop working.
             self._refresh_token = GuardedString(new_refresh)
-            if self._persist is not None:
-                try:
-                    await self._persist("refreshToken", self._refresh_token)
-                except ConnectorException:
-                    log.warning("hubspot.refresh_token_not_stored")
             log.info("hubspot.refresh_token_rotated")
+            await self._store_refresh_token()
+
+    async def _store_refresh_token(self) -> None:
+        """Hand the rotated refresh token to the server to store. When that fails the
+        configuration keeps working on the token in memory, and says loudly, until a later
+        rotation is stored, that a restart would lose it (docs/hubspot-connector.md, "OAuth")."""
+        if self._persist is None:
+            return  # an inline configuration: IDM owns it
+        try:
+            await self._persist("refreshToken", self._refresh_token)
+        except Exception as exc:  # any failure to store is reported, none is fatal
+            self.unsaved = (
+                "HubSpot rotated the refresh token and the server could not store it "
+                f"({type(exc).__name__}: {exc}). The configuration keeps working on the new "
+                "token in memory, but after a restart it will fail. Make the configuration "
+                "file writable by the server (or fix the error above); the token is stored at "
+                "the next refresh. If the server must restart first, authorize the app again "
+                "and set the new refreshToken in the configuration"
+            )
+            self._metrics.refresh_token_unsaved(True)
+            log.error("hubspot.refresh_token_not_stored", problem=self.unsaved)
+            return
+        if self.unsaved is not None:
+            log.info("hubspot.refresh_token_stored")
+        self.unsaved = None
+        self._metrics.refresh_token_unsaved(False)
 
 
 def _token_error(status: int, body: object) -> ConnectorException:
@@ -261,6 +288,9 @@ class HubspotHttp(SharedResources):
                 headers={"Accept": "application/json"},
             )
 
+    def problems(self) -> list[str]:
+        return [self.tokens.unsaved] if self.tokens.unsaved else []
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -288,13 +318,18 @@ class HubspotHttp(SharedResources):
         session = self._get_session()
         url = self.config.base_url + path
         max_retries = self.config.maxRetries
-        attempt = 0
-        token_retried = False
+        number = 0
         ambiguous = False  # an earlier attempt may have been carried out
+        refreshed_after = -1  # the token generation refused last; a later one is fresh
         while True:
-            attempt += 1
+            number += 1
             await self.limiter.acquire(search=search, waited=self.metrics.waited)
             token = await self.tokens.get()
+            fresh = self.tokens.generation > refreshed_after >= 0
+            failure: BaseException | None = None
+            status: int | None = None
+            body: Any = None
+            headers: Mapping[str, str] = {}
             try:
                 async with session.request(
                     method,
@@ -312,80 +347,78 @@ class HubspotHttp(SharedResources):
                     self.limiter.observe(headers)
                     body = await _json(resp)
             except aiohttp.ClientConnectorCertificateError as exc:
-                raise transport_error(exc, action=action, attempts=attempt) from None
+                raise transport_error(exc, action=action, attempts=number) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.answers[0] += 1
                 self.metrics.answered(None)
-                # A refused connection never reached HubSpot; anything else may have.
-                if not idempotent and not isinstance(exc, aiohttp.ClientConnectorError):
-                    ambiguous = True
-                    found = await self._recover(recover, action)
-                    if found is not None:
-                        return found
-                if attempt > max_retries:
-                    raise transport_error(exc, action=action, attempts=attempt) from None
-                pause = _backoff(attempt)
-                self.metrics.retry("transport")
-                log.warning(
-                    "hubspot.retry", action=action, failure=type(exc).__name__, attempt=attempt,
-                    wait_s=round(pause, 3),
-                )  # fmt: skip
-                await asyncio.sleep(pause)
-                continue
-            if status == 401 and not token_retried:
-                # Expired (or revoked) access token: refresh once and resend.
-                token_retried = True
-                attempt -= 1
-                self.tokens.invalidate(token)
-                continue
+                failure = exc
+            policy = body.get("policyName") if isinstance(body, Mapping) else None
+            policy = policy if isinstance(policy, str) else None
+            decision = decide(
+                Attempt(
+                    status,
+                    # A refused connection never reached HubSpot; anything else may have.
+                    reached=not isinstance(failure, aiohttp.ClientConnectorError),
+                    policy=policy,
+                    fresh_token=fresh,
+                ),
+                number=number,
+                max_retries=max_retries,
+                idempotent=idempotent,
+                ambiguous=ambiguous,
+                expect=expect,
+            )
             if status == 429:
-                policy = body.get("policyName") if isinstance(body, Mapping) else None
-                self.metrics.refused(policy if isinstance(policy, str) else None)
-            if status in RETRYABLE_STATUSES:
-                if not idempotent and status not in REFUSED_STATUSES:
-                    ambiguous = True  # a 5xx may come after the work was done
-                    found = await self._recover(recover, action)
-                    if found is not None:
-                        return found
-                if attempt <= max_retries:
-                    wait = self._wait_for(status, body, headers, attempt, search=search)
-                    if wait is not None:
-                        self.metrics.retry(str(status))
-                        log.warning(
-                            "hubspot.retry", action=action, status=status, attempt=attempt,
-                            wait_s=round(wait, 3),
-                        )  # fmt: skip
-                        await asyncio.sleep(wait)
-                        continue
-            if status == 409 and ambiguous:
-                # The earlier attempt did create it after all; answer with what it made.
+                self.metrics.refused(policy)
+            if decision.recover:
+                ambiguous = True
                 found = await self._recover(recover, action)
                 if found is not None:
                     return found
-            if 200 <= status < 300 or status in expect:
-                return Response(status, body)
+            if decision.next != "refresh":
+                refreshed_after = -1  # the token has been used: no longer fresh
+            if decision.next == "answer":
+                return Response(status or 0, body)
+            if decision.next == "refresh":
+                # Expired (or revoked) access token: refresh and resend; not a retry.
+                number -= 1
+                refreshed_after = self.tokens.generation
+                self.tokens.invalidate(token)
+                continue
+            if decision.next == "retry":
+                if status is None:
+                    wait = _backoff(number)
+                    self.metrics.retry("transport")
+                else:
+                    wait = self._wait_for(status, policy, headers, number, search=search)
+                    self.metrics.retry(str(status))
+                log.warning(
+                    "hubspot.retry", action=action, status=status,
+                    failure=type(failure).__name__ if failure else None, attempt=number,
+                    wait_s=round(wait, 3),
+                )  # fmt: skip
+                await asyncio.sleep(wait)
+                continue
+            if failure is not None:
+                raise transport_error(failure, action=action, attempts=number) from None
+            assert status is not None
             raise error_for(status, body, action=action)
 
     def _wait_for(
         self,
         status: int,
-        body: Any,
+        policy: str | None,
         headers: Mapping[str, str],
         attempt: int,
         *,
         search: bool,
-    ) -> float | None:
-        """How long to wait before resending after a retryable status (docs/hubspot.md §1.9, §4);
-        None when resending cannot help."""
+    ) -> float:
+        """How long to wait before resending after a retryable status: as long as HubSpot's
+        headers and window say, no longer (docs/hubspot.md §1.9, §4)."""
         retry_after = _retry_after(headers)
         if status == 429:
-            policy = body.get("policyName") if isinstance(body, Mapping) else None
-            if policy == "DAILY":
-                return None  # the daily budget returns at midnight, not within a call
-            wait = self.limiter.refused(
-                policy if isinstance(policy, str) else None, retry_after, search=search
-            )
-            return _jitter(min(_MAX_WAIT_S, max(wait, 0.05))) if wait else _backoff(attempt)
+            wait = self.limiter.refused(policy, retry_after, search=search)
+            return _jitter(min(_MAX_WAIT_S, wait)) if wait else _backoff(attempt)
         if status == 423:
             return _jitter(max(2.0, retry_after or 2.0))  # "wait at least 2 seconds"
         if retry_after is not None:

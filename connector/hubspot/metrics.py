@@ -16,7 +16,7 @@ from __future__ import annotations
 import weakref
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LIMITER_WAIT_BUCKETS_S: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 """The ten-second window can hold a call for up to ten seconds (docs/hubspot.md §4)."""
@@ -65,6 +65,13 @@ class HubspotMetrics:
             ["configuration", "outcome"],
             registry=registry,
         )
+        self.refresh_token_unsaved = Gauge(
+            "hubspot_refresh_token_unsaved",
+            "1 while HubSpot's rotated refresh token is held in memory only (it could not be "
+            "stored: the configuration stops working at the next restart); 0 once stored",
+            ["configuration"],
+            registry=registry,
+        )
 
     @classmethod
     def of(cls, registry: CollectorRegistry | None) -> HubspotMetrics:
@@ -99,6 +106,9 @@ class ConfigurationMetrics:
 
     def waited(self, limit: str, seconds: float) -> None:
         self._m.limiter_wait.labels(self._configuration, limit).observe(seconds)
+
+    def refresh_token_unsaved(self, unsaved: bool) -> None:
+        self._m.refresh_token_unsaved.labels(self._configuration).set(1 if unsaved else 0)
 
     def token_refresh(self, ok: bool) -> None:
         self._m.token_refreshes.labels(self._configuration, "ok" if ok else "failed").inc()

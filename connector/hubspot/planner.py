@@ -131,6 +131,14 @@ def plan(node: Filter | None, catalog: PropertyCatalog) -> Plan:
     """The cheapest call whose answer holds every object matching `node`."""
     if node is None:
         return ListAll()
+    # An OR of many ids (or emails) is read by id in linear time, however many there are.
+    ids = _or_of_equals(node, UID)
+    if ids is not None:
+        return ReadByIds(tuple(i for i in ids if i.isdigit()))
+    if catalog.crm.name_is_unique:
+        names = _or_of_equals(node, NAME)
+        if names is not None:
+            return ReadByIds(names, catalog.crm.name_property)
     branches = dnf(node)
     if branches is None:
         return ListAll()
@@ -167,19 +175,30 @@ def plan(node: Filter | None, catalog: PropertyCatalog) -> Plan:
     return SearchCall(tuple(groups), exact)
 
 
+def _or_of_equals(node: Filter, attribute: str) -> tuple[str, ...] | None:
+    """The values when `node` is `equals` on `attribute`, or an OR of only such leaves."""
+    leaves = node.filters if isinstance(node, Or) else [node]
+    values: list[str] = []
+    for leaf in leaves:
+        value = _equals_value(leaf, attribute)
+        if value is None:
+            return None
+        values.append(value)
+    return tuple(dict.fromkeys(values))
+
+
+def _equals_value(leaf: Filter, attribute: str) -> str | None:
+    """The text `leaf` asks `attribute` to equal, when it is such a leaf."""
+    if not isinstance(leaf, Equals) or leaf.attribute != attribute:
+        return None
+    return leaf.value if isinstance(leaf.value, str) and leaf.value else None
+
+
 def _equal_in_every_branch(branches: list[list[Filter]], attribute: str) -> tuple[str, ...] | None:
     found: list[str] = []
     for branch in branches:
         value = next(
-            (
-                leaf.value
-                for leaf in branch
-                if isinstance(leaf, Equals)
-                and leaf.attribute == attribute
-                and isinstance(leaf.value, str)
-                and leaf.value
-            ),
-            None,
+            (v for leaf in branch if (v := _equals_value(leaf, attribute)) is not None), None
         )
         if value is None:
             return None

@@ -8,7 +8,8 @@ Three limits apply to each call, in this order (docs/hubspot.md §4, §1.7):
 - HubSpot's rolling ten-second window for the app, learned from the `X-HubSpot-RateLimit-Max`,
   `-Interval-Milliseconds` and `-Remaining` headers: the limiter counts its own calls in the
   window, adds the calls others made (what `Remaining` says beyond ours), and waits for a slot
-  before HubSpot would refuse. A 429 pauses the window it names for everyone.
+  before HubSpot would refuse. A 429 on a full window pauses that window for everyone until a
+  slot frees; on a window with room, only the refused caller backs off, briefly.
 """
 
 from __future__ import annotations
@@ -18,44 +19,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-Clock = Callable[[], float]
+from connector.ratelimit import Clock, TokenBucket
+
+__all__ = ["RateLimiter", "SlidingWindow", "TokenBucket"]
+
 OnWait = Callable[[str, float], None]
 """(the limit that held a call: permits, search or window; seconds it waited)."""
 
 _WINDOW_MARGIN = 1.02
 """A slot is taken as free slightly after HubSpot frees it: our send times precede its clock."""
-
-
-class TokenBucket:
-    """Permits at `rate` per second, with up to `capacity` stored while idle (Guava's bursty
-    `RateLimiter`). A caller reserves its permit before sleeping, so waiters are served in
-    order and the rate holds however many tasks call at once."""
-
-    def __init__(
-        self, rate: float, *, capacity: float | None = None, clock: Clock = time.monotonic
-    ):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = max(1.0, rate if capacity is None else capacity)
-        self._clock = clock
-        self._tokens = self.capacity
-        self._updated = clock()
-
-    def reserve(self) -> float:
-        """Take one permit; return how long to wait before using it."""
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    async def acquire(self) -> float:
-        """Take a permit, waiting for it when needed; return the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return wait
 
 
 class SlidingWindow:
@@ -114,6 +86,13 @@ class SlidingWindow:
     def pause(self, seconds: float) -> None:
         """Hold every call for `seconds` (a 429 said so)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def full(self) -> bool:
+        """Whether a call now would exceed the limit (never, while the limit is not known)."""
+        self._trim(self._clock())
+        if self.limit is None:
+            return False
+        return len(self._sent) >= max(1, self.limit - self.reserve - self._foreign)
 
     def time_to_free_slot(self) -> float:
         """How long until the oldest call leaves the window (a guess at a 429's wait)."""
@@ -175,18 +154,22 @@ class RateLimiter:
             self.window.observe(limit, interval_ms / 1000, remaining)
 
     def refused(self, policy: str | None, retry_after_s: float | None, *, search: bool) -> float:
-        """A 429: pause the window it names and return how long this caller should wait;
-        0 when nothing says how long (the caller backs off exponentially)."""
-        if policy == "SECONDLY" or (policy is None and search):
-            # The search limit is per second (docs/hubspot.md §1.7; the SDKs wait 1 s).
-            wait = retry_after_s if retry_after_s is not None else 1.0
-            self.search.pause(wait)
-            return wait
+        """A 429: how long this caller should wait, as HubSpot's headers and window say, and
+        pause that window for every task as long; 0 when they say nothing (the caller backs
+        off briefly, from 0.2 s, and nobody else waits).
+
+        A full window (by our count, and by `Remaining` as the 429's own headers gave it to
+        `observe`) is waited out until its oldest call leaves: for search a second at most
+        (docs/hubspot.md §1.7), for the app's window its interval. A 429 while the window has
+        room says nothing about it (a refusal HubSpot gives now and then): waiting for the
+        whole window there stalled a configuration for seconds (docs/reliability.md).
+        """
+        window = self.search if policy == "SECONDLY" or (policy is None and search) else self.window
         if retry_after_s is not None:
             wait = retry_after_s
-        elif self.window.limit is not None:
-            wait = self.window.time_to_free_slot()
+        elif window.full():
+            wait = window.time_to_free_slot()
         else:
-            return 0.0  # no window learned yet: no better guess than backing off
-        self.window.pause(wait)
+            return 0.0
+        window.pause(wait)
         return wait

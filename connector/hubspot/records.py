@@ -6,8 +6,10 @@ API, with the revision checked where the caller gave one (docs/openicf.md §5).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +21,7 @@ from connector.hubspot.search import SearchRun, Sort
 from connector.hubspot.shared import HubspotShared
 from connector.hubspot.values import ObjectReader, attribute_values, to_properties
 from protocol.errors import (
+    AlreadyExistsException,
     ConnectorException,
     InvalidAttributeValueException,
     PreconditionFailedException,
@@ -29,6 +32,48 @@ from protocol.filters import Filter, attributes_of, rename_attributes
 from protocol.values import UID, Attributes, ConnectorObject, OperationOptions, Uid
 
 _RMW_ATTEMPTS = 3
+
+CLOCK_SKEW_MS = 5_000
+"""How far HubSpot's clock may be behind ours when a create's `createdAt` is compared with the
+moment it was sent: an object created earlier than that is not this create's."""
+
+
+def _made_by(
+    crm: CrmType,
+    catalog: PropertyCatalog,
+    body: Any,
+    properties: dict[str, str],
+    started_ms: int,
+) -> bool:
+    """Whether `body` can be the object a create of `properties` begun at `started_ms` made:
+    created since, and holding the identifying values sent (compared as HubSpot compares them,
+    case-insensitively, docs/hubspot.md §1.5, §1.7)."""
+    if not isinstance(body, dict):
+        return False
+    created_ms = _epoch_ms(body.get("createdAt"))
+    if created_ms is None or created_ms < started_ms - CLOCK_SKEW_MS:
+        return False
+    held = body.get("properties") or {}
+    for name in (crm.name_property, "domain", *properties):
+        if name not in properties or name not in held:
+            continue
+        if not (name == crm.name_property or name == "domain" or catalog.get(name).unique):
+            continue
+        if str(held[name]).casefold() != properties[name].casefold():
+            return False
+    return True
+
+
+def _epoch_ms(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp() * 1000)
 
 
 class CrmObjects:
@@ -146,56 +191,99 @@ class CrmObjects:
     async def _find_created(
         self, crm: CrmType, catalog: PropertyCatalog, properties: dict[str, str], started_ms: int
     ) -> Response | None:
-        """After a create that may or may not have happened: the object it made, if any.
+        """After a create that may or may not have happened: the object it made, or None when
+        it provably made none (so it may be sent again).
 
-        A contact is found by its email (read by `idProperty`, which sees writes at once). A
-        company has no unique property, so a search looks for one with the same name (and
-        domain) created since the attempt began; more than one is a question only a person
-        can answer.
+        Only an object this create made is accepted: one created since the attempt began
+        whose identifying values are the ones sent. One that was there before is an
+        AlreadyExists, never a "created" (docs/hubspot-connector.md, "Creates and lost
+        answers"). The proof goes by every unique property the create set, read by
+        `idProperty`, which sees writes at once (docs/hubspot.md §1.4); a create without one (a
+        company, usually) is searched for, after waiting out search's indexing delay (§1.7).
         """
-        name = properties.get(crm.name_property)
-        if not name:
+        keys = [crm.name_property] if crm.name_is_unique else []
+        keys += [n for n in properties if catalog.get(n).unique and n not in keys]
+        keys = [k for k in keys if properties.get(k)]
+        if keys:
+            for key in keys:
+                found = await self._read_by_key(crm, key, properties[key])
+                if found is not None:
+                    return self._claim(crm, catalog, found, properties, started_ms)
+            return None
+        return await self._search_created(crm, catalog, properties, started_ms)
+
+    async def _read_by_key(self, crm: CrmType, key: str, value: str) -> Any:
+        answer = await self.http.request(
+            "GET",
+            f"/crm/v3/objects/{crm.path}/{quote(value, safe='')}",
+            params={"idProperty": key, "properties": f"{crm.last_modified},{key}"},
+            expect=frozenset({404}),
+            action=f"look up {crm.object_class} {key} {value}",
+        )
+        return None if answer.status == 404 else answer.body
+
+    def _claim(
+        self,
+        crm: CrmType,
+        catalog: PropertyCatalog,
+        body: Any,
+        properties: dict[str, str],
+        started_ms: int,
+    ) -> Response:
+        """`body` holds a value this create set; it is this create's object or someone else's."""
+        if _made_by(crm, catalog, body, properties, started_ms):
+            return Response(201, body)
+        raise AlreadyExistsException(
+            f"a {crm.object_class} with these values already existed before this create "
+            f"(id {body.get('id')}); the create failed without an answer and was not sent again"
+        )
+
+    async def _search_created(
+        self, crm: CrmType, catalog: PropertyCatalog, properties: dict[str, str], started_ms: int
+    ) -> Response | None:
+        identifying = [n for n in (crm.name_property, "domain") if properties.get(n)]
+        if not identifying:
             raise ConnectorException(
-                f"a create of a {crm.object_class} without {crm.name_property} failed without an "
-                "answer; it was not sent again, as it could make a duplicate"
+                f"a create of a {crm.object_class} may have happened: it failed without an "
+                f"answer, and without {crm.name_property} or domain there is no way to look "
+                "for it. It was not sent again; check HubSpot before creating it again"
             )
-        if crm.name_is_unique:
-            answer = await self.http.request(
-                "GET",
-                f"/crm/v3/objects/{crm.path}/{quote(name, safe='')}",
-                params={"idProperty": crm.name_property, "properties": crm.last_modified},
-                expect=frozenset({404}),
-                action=f"look up {crm.object_class} {name}",
-            )
-            return None if answer.status == 404 else answer
-        filters = [{"propertyName": crm.name_property, "operator": "EQ", "value": name}]
-        if properties.get("domain"):
-            filters.append(
-                {"propertyName": "domain", "operator": "EQ", "value": properties["domain"]}
-            )
+        # Search lags writes (docs/hubspot.md §1.7): only after the delay is "not found" a proof.
+        delay_s = self.http.config.searchIndexingDelaySeconds
+        waited_s = time.time() - started_ms / 1000
+        if waited_s < delay_s:
+            await asyncio.sleep(delay_s - waited_s)
+        filters = [
+            {"propertyName": n, "operator": "EQ", "value": properties[n]} for n in identifying
+        ]
         filters.append(
-            {"propertyName": "createdate", "operator": "GTE", "value": str(started_ms - 60_000)}
+            {
+                "propertyName": "createdate",
+                "operator": "GTE",
+                "value": str(started_ms - CLOCK_SKEW_MS),
+            }
         )
         answer = await self.http.request(
             "POST",
             f"/crm/v3/objects/{crm.path}/search",
             json_body={
                 "filterGroups": [{"filters": filters}],
-                "properties": [crm.last_modified, crm.name_property],
+                "properties": [crm.last_modified, *identifying],
                 "limit": 2,
             },
             search=True,
-            action=f"look up {crm.object_class} {name}",
+            action=f"look up {crm.object_class} {properties[identifying[0]]}",
         )
         results = [
             r
             for r in (answer.body or {}).get("results") or []
-            if (r.get("properties") or {}).get(crm.name_property) == name
+            if _made_by(crm, catalog, r, properties, started_ms)
         ]
         if len(results) > 1:
             raise ConnectorException(
-                f"a create of {crm.object_class} '{name}' failed without an answer, and several "
-                "such objects were created since; check them in HubSpot"
+                f"a create of a {crm.object_class} may have happened: it failed without an "
+                "answer, and several such objects were created since it began. It was not sent "
+                "again; check them in HubSpot"
             )
         return Response(201, results[0]) if results else None
 

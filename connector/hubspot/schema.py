@@ -80,6 +80,9 @@ class PropertyDef:
     type: str = "string"
     field_type: str = "text"
     read_only: bool = False
+    unique: bool = False
+    """`hasUniqueValue`: HubSpot refuses a second object with the same value, and the property
+    can be read by (`idProperty`, docs/hubspot.md §1.4)."""
 
     @property
     def multi_valued(self) -> bool:
@@ -95,6 +98,7 @@ class PropertyDef:
             type=str(body.get("type", "string")),
             field_type=str(body.get("fieldType", "text")),
             read_only=read_only or body.get("name") in SERVER_SET,
+            unique=bool(body.get("hasUniqueValue")),
         )
 
     def attribute_info(self, name: str | None = None) -> AttributeInfo:

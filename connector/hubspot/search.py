@@ -39,7 +39,7 @@ from connector.hubspot.planner import (
 from connector.hubspot.schema import CrmType
 from connector.hubspot.values import ObjectReader
 from protocol.errors import ConnectorException, InvalidAttributeValueException
-from protocol.filters import Filter, evaluate
+from protocol.filters import Filter, matcher
 from protocol.values import (
     ConnectorObject,
     CountPolicy,
@@ -276,6 +276,7 @@ class SearchRun:
         consumed = to_skip  # matches before this page: they count against HubSpot's total
         fetch, keyset = self._fetcher()
         flt, reader = self.filter, self.reader
+        keep = None if flt is None else matcher(flt)
         emitted = 0
         total: int | None = None
         exact = isinstance(self.plan, SearchCall) and self.plan.exact and flt is not None
@@ -295,7 +296,7 @@ class SearchRun:
             objects = chunk.objects
             for index in range(skip, len(objects)):
                 obj = reader.read(objects[index])
-                if flt is not None and not evaluate(flt, obj):
+                if keep is not None and not keep(obj):
                     continue
                 if to_skip:
                     to_skip -= 1

@@ -87,6 +87,14 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     keygen.set_defaults(func=_reporting(_keygen))
 
+    activate = commands.add_parser(
+        "activate",
+        help="encrypt new values with this key from now on (one keygen added without --activate)",
+    )
+    _conf_option(activate, keystore=True)
+    activate.add_argument("key_id", help="the key's id, as keygen printed it")
+    activate.set_defaults(func=_reporting(_activate))
+
     encrypt_ = commands.add_parser(
         "encrypt",
         help="encrypt a value (from stdin) for one property of one provisioner file",
@@ -209,6 +217,16 @@ def _keygen(args: argparse.Namespace) -> int:
     print(key_id)
     state = "active" if args.activate else f"not active (active: {keystore.active_id})"
     print(f"added key {key_id} to {keystore.path}, {state}", file=sys.stderr)
+    return _OK
+
+
+def _activate(args: argparse.Namespace) -> int:
+    keystore = Keystore.load(_keystore(args)).with_active(args.key_id)
+    print(
+        f"key {keystore.active_id} of {keystore.path} is active: new values are encrypted with "
+        "it; `secrets rotate` re-encrypts the others",
+        file=sys.stderr,
+    )
     return _OK
 
 

@@ -35,6 +35,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     conf = tmp_path_factory.mktemp("conf")
     (conf / "ConnectorServer.properties").write_text(
         f"connectorserver.port=0\nconnectorserver.key={KEY_HASH}\n"
+        "connectorserver.memoryConnectorEnabled=true\n"
     )
     provisioner = {
         "connectorRef": MEMORY_KEY.model_dump() | {"bundleVersion": "[1.0,2.0)"},

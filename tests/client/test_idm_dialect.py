@@ -54,6 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     conf = tmp_path_factory.mktemp("conf")
     (conf / "ConnectorServer.properties").write_text(
         f"connectorserver.port=0\nconnectorserver.key={KEY_HASH}\n"
+        "connectorserver.memoryConnectorEnabled=true\n"
     )
     files = {
         "directory": provisioner(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector.base import ConnectorContext
-from connector.memory import MemoryConfiguration, MemoryConnector, MemoryStore
+from connector.memory import MAX_CHANGES, MemoryConfiguration, MemoryConnector, MemoryStore
 from protocol.errors import (
     AlreadyExistsException,
     ConfigurationException,
@@ -19,7 +19,8 @@ from protocol.errors import (
     UnknownUidException,
 )
 from protocol.filters import Equals, Presence
-from protocol.values import NAME, CountPolicy, OperationOptions, SortKey, Uid
+from protocol.values import NAME, CountPolicy, OperationOptions, SortKey, SyncToken, Uid
+from tests.faulty_connector import FaultyConfiguration, FaultyConnector
 
 
 async def connector(**config: Any) -> MemoryConnector:
@@ -90,18 +91,66 @@ async def test_create_update_delete_semantics() -> None:
         await c.get("nothing", uid, options)
 
 
+async def faulty(**config: Any) -> FaultyConnector:
+    context = ConnectorContext(configuration=FaultyConfiguration(**config), configuration_name="m")
+    instance = FaultyConnector(context, await FaultyConnector.open_shared(context))
+    await instance.init()
+    return instance
+
+
+def test_the_shipped_connector_has_no_fault_knobs() -> None:
+    """Fault injection lives in the tests (tests/faulty_connector.py), not in what ships."""
+    with pytest.raises(ConfigurationException, match="blockOn"):
+        MemoryConfiguration.from_properties({"blockOn": ["TEST"]})
+    assert MemoryConnector.reference
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [("seed", 100_001), ("virtualObjects", 1_000_000_001), ("pageSize", 1001), ("seed", -1)],
+)
+def test_knobs_are_bounded(knob: str, value: int) -> None:
+    with pytest.raises(ConfigurationException, match=knob):
+        MemoryConfiguration.from_properties({knob: value})
+
+
+@pytest.mark.parametrize("token", ["abc", "1.5", ""])
+async def test_a_sync_token_not_its_own_is_a_clear_error(token: str) -> None:
+    """Defect 12: a non-numeric token is the peer's mistake, said as such."""
+    c = await connector()
+    await c.create("contact", {NAME: ["a@example.com"]}, OperationOptions())
+    with pytest.raises(InvalidAttributeValueException, match="is not one of this connector's"):
+        async for _ in c.sync("contact", SyncToken(value=token), OperationOptions()):
+            pass
+
+
+async def test_the_change_log_is_bounded_and_says_when_a_token_is_too_old() -> None:
+    c = await connector()
+    for n in range(MAX_CHANGES + 5):
+        await c.create("company", {NAME: [f"c{n}"]}, OperationOptions())
+    assert len(c.store.changes) == MAX_CHANGES
+    with pytest.raises(InvalidAttributeValueException, match="older than"):
+        async for _ in c.sync("company", SyncToken(value=1), OperationOptions()):
+            pass
+    latest = await c.latest_sync_token("company")
+    assert latest == SyncToken(value=MAX_CHANGES + 5)
+    await c.create("company", {NAME: ["last"]}, OperationOptions())
+    pages = [p async for p in c.sync("company", latest, OperationOptions())]
+    assert [d.uid.value for p in pages for d in p.deltas] == [str(MAX_CHANGES + 6)]
+
+
 async def test_failures_on_demand() -> None:
-    c = await connector(failOn=["GET", "CHECK_ALIVE"])
+    c = await faulty(failOn=["GET", "CHECK_ALIVE"])
     with pytest.raises(ConnectorIOException, match="GET failed on demand"):
         await c.get("contact", Uid(value="1"), OperationOptions())
     with pytest.raises(ConnectorIOException):
         await c.check_alive()
     with pytest.raises(ConnectorIOException, match="INIT"):
-        await connector(failOn=["INIT"])
+        await faulty(failOn=["INIT"])
 
 
 async def test_a_blocked_operation_records_its_cancellation() -> None:
-    c = await connector(blockOn=["TEST"])
+    c = await faulty(blockOn=["TEST"])
     task = asyncio.create_task(c.test())
     await c.store.started.wait()
     task.cancel()
@@ -112,7 +161,7 @@ async def test_a_blocked_operation_records_its_cancellation() -> None:
 
 async def test_validate_and_test_check_the_configuration() -> None:
     with pytest.raises(ConfigurationException, match="FROB"):
-        await (await connector(failOn=["FROB"])).validate()
+        await (await faulty(failOn=["FROB"])).validate()
     with pytest.raises(InvalidCredentialException):
         await (await connector(apiKey="a", expectedApiKey="b")).test()
     await (await connector(apiKey="a", expectedApiKey="a")).test()

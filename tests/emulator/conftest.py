@@ -11,21 +11,15 @@ import pytest
 from hubspot import HubSpot
 from multidict import CIMultiDictProxy
 
-from emulator import Emulator, EmulatorSettings, run_emulator
+from emulator import Emulator, EmulatorSettings
 
 T = TypeVar("T")
 
 
 @pytest.fixture
-def settings() -> EmulatorSettings:
-    """Small seeded data; rate limits off unless a test turns them on."""
+def emulator_settings() -> EmulatorSettings:
+    """Small seeded data; rate limits off unless a test turns them on (`emu`: tests/conftest.py)."""
     return EmulatorSettings(contacts=40, companies=5, seed=7, rate_limits_enabled=False)
-
-
-@pytest.fixture
-async def emu(settings: EmulatorSettings) -> AsyncIterator[Emulator]:
-    async with run_emulator(settings) as running:
-        yield running
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ async def test_expired_token_is_401_expired(emu: Emulator, http: Http) -> None:
     assert (await http.call("GET", "/crm/v3/objects/contacts", token=fresh))[0] == 200
 
 
-@pytest.mark.parametrize("settings", [EmulatorSettings(token_ttl_s=60)])
+@pytest.mark.parametrize("emulator_settings", [EmulatorSettings(token_ttl_s=60)])
 async def test_tokens_expire_after_their_ttl(emu: Emulator, http: Http) -> None:
     token = await _access_token(emu, http)
     emu.clock.advance(59)
@@ -80,7 +80,7 @@ async def test_expiry_mid_search_through_the_sdk(emu: Emulator, http: Http) -> N
     assert json.loads(caught.value.body)["category"] == "EXPIRED_AUTHENTICATION"
 
 
-@pytest.mark.parametrize("settings", [EmulatorSettings(private_app_token="pat-na1-fixed")])
+@pytest.mark.parametrize("emulator_settings", [EmulatorSettings(private_app_token="pat-na1-fixed")])
 async def test_static_private_app_token(emu: Emulator, http: Http) -> None:
     assert emu.private_app_token == "pat-na1-fixed"
     emu.expire_access_tokens()

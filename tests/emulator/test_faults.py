@@ -70,6 +70,18 @@ async def test_dropped_connection(emu: Emulator, http: Http) -> None:
     assert [r.status for r in emu.requests] == [0, 200]
 
 
+async def test_lost_answer_carries_the_request_out(emu: Emulator, http: Http) -> None:
+    emu.faults.add(lose_answer=True, count=1, method="POST")
+    create = {"properties": {"email": "lost@example.com"}}
+    with pytest.raises(aiohttp.ClientError):
+        await http.call("POST", "/crm/v3/objects/contacts", json=create)
+    status, body, _ = await http.call(
+        "GET", "/crm/v3/objects/contacts/lost@example.com", params={"idProperty": "email"}
+    )
+    assert status == 200 and body["properties"]["email"] == "lost@example.com"
+    assert [r.status for r in emu.requests][:1] == [0]
+
+
 async def test_stalled_response_times_out_the_client(emu: Emulator, http: Http) -> None:
     emu.faults.add(stall_s=30, count=1)
     with pytest.raises(asyncio.TimeoutError):
@@ -97,7 +109,7 @@ def test_latency_distributions_have_the_asked_mean(distribution: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "settings", [EmulatorSettings(contacts=3, error_rate=1.0, error_statuses=(503,))]
+    "emulator_settings", [EmulatorSettings(contacts=3, error_rate=1.0, error_statuses=(503,))]
 )
 async def test_settings_rates(emu: Emulator, http: Http) -> None:
     assert (await http.call("GET", "/crm/v3/objects/contacts"))[0] == 503

@@ -83,7 +83,7 @@ async def test_revoking_also_kills_its_access_tokens(emu: Emulator, http: Http) 
     assert (status, body["category"]) == (401, "INVALID_AUTHENTICATION")
 
 
-@pytest.mark.parametrize("settings", [EmulatorSettings(rotate_refresh_tokens=True)])
+@pytest.mark.parametrize("emulator_settings", [EmulatorSettings(rotate_refresh_tokens=True)])
 async def test_rotation_is_a_setting(emu: Emulator) -> None:
     first = await in_thread(_refresh, emu)
     assert first.refresh_token != emu.refresh_token

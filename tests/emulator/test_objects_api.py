@@ -428,7 +428,7 @@ async def test_write_timestamps_are_never_in_the_future(emu: Emulator, http: Htt
         assert updated <= now_ms
 
 
-@pytest.mark.parametrize("settings", [EmulatorSettings(location_header_on_create=True)])
+@pytest.mark.parametrize("emulator_settings", [EmulatorSettings(location_header_on_create=True)])
 async def test_location_header_is_a_setting(http: Http) -> None:
     _, body, headers = await http.call(
         "POST", "/crm/v3/objects/contacts", json={"properties": {"email": "loc@example.com"}}

@@ -16,7 +16,7 @@ LIMITED = EmulatorSettings(
 )
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_ten_second_window_and_headers(emu: Emulator, http: Http) -> None:
     remaining = []
     for _ in range(3):
@@ -38,7 +38,7 @@ async def test_ten_second_window_and_headers(emu: Emulator, http: Http) -> None:
     assert (await http.call("GET", "/crm/v3/objects/contacts"))[0] == 200
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_the_window_rolls(emu: Emulator, http: Http) -> None:
     await http.call("GET", "/crm/v3/objects/contacts")
     emu.clock.advance(6)
@@ -50,7 +50,7 @@ async def test_the_window_rolls(emu: Emulator, http: Http) -> None:
     assert (await http.call("GET", "/crm/v3/objects/contacts"))[0] == 429
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_search_has_its_own_limit_and_no_headers(emu: Emulator, http: Http) -> None:
     for _ in range(2):
         status, _, headers = await http.call("POST", "/crm/v3/objects/contacts/search", json={})
@@ -71,7 +71,7 @@ async def test_search_has_its_own_limit_and_no_headers(emu: Emulator, http: Http
 
 
 @pytest.mark.parametrize(
-    "settings", [EmulatorSettings(contacts=1, daily_limit=2, retry_after_on_429=True)]
+    "emulator_settings", [EmulatorSettings(contacts=1, daily_limit=2, retry_after_on_429=True)]
 )
 async def test_daily_budget_and_retry_after(emu: Emulator, http: Http) -> None:
     for _ in range(2):
@@ -82,7 +82,7 @@ async def test_daily_budget_and_retry_after(emu: Emulator, http: Http) -> None:
     assert int(headers["Retry-After"]) > 0
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_oauth_calls_carry_no_daily_headers(emu: Emulator, http: Http) -> None:
     _, token, _ = await http.call(
         "POST",
@@ -102,7 +102,7 @@ async def test_oauth_calls_carry_no_daily_headers(emu: Emulator, http: Http) -> 
     assert "X-HubSpot-RateLimit-Daily" not in headers
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_windows_are_per_app(emu: Emulator, http: Http) -> None:
     for _ in range(3):
         await http.call("GET", "/crm/v3/objects/contacts")
@@ -121,7 +121,7 @@ async def test_windows_are_per_app(emu: Emulator, http: Http) -> None:
     assert status == 200  # the OAuth app has a window of its own
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_sdk_sees_the_429(emu: Emulator, sdk: HubSpot) -> None:
     for _ in range(3):
         await in_thread(sdk.crm.contacts.basic_api.get_page)
@@ -136,7 +136,7 @@ async def test_limits_off_means_no_headers(http: Http) -> None:
     assert "X-HubSpot-RateLimit-Max" not in headers
 
 
-@pytest.mark.parametrize("settings", [LIMITED])
+@pytest.mark.parametrize("emulator_settings", [LIMITED])
 async def test_error_answers_carry_the_headers_too(http: Http) -> None:
     for path in ("/crm/v3/objects/contacts/999999", "/crm/v3/objects/deals"):
         status, _, headers = await http.call("GET", path)

@@ -53,18 +53,17 @@ COMPANIES: dict[str, dict[str, str]] = {
 
 
 @pytest.fixture
-def settings() -> EmulatorSettings:
+def emulator_settings() -> EmulatorSettings:
     return EmulatorSettings(rate_limits_enabled=False)
 
 
-@pytest.fixture
-async def emu(settings: EmulatorSettings) -> AsyncIterator[Emulator]:
-    async with run_emulator(settings) as running:
-        for props in CONTACTS.values():
-            running.store.contacts.create(props)
-        for props in COMPANIES.values():
-            running.store.companies.create(props)
-        yield running
+@pytest.fixture(autouse=True)
+def _people(emu: Emulator) -> None:
+    """The named contacts and companies above, in the emulator every test here uses."""
+    for props in CONTACTS.values():
+        emu.store.contacts.create(props)
+    for props in COMPANIES.values():
+        emu.store.companies.create(props)
 
 
 def _names(emu: Emulator, object_type: str, ids: list[str]) -> list[str]:
@@ -331,7 +330,7 @@ async def test_association_pseudo_property(emu: Emulator, http: Http) -> None:
     assert _names(emu, "contacts", [r["id"] for r in body["results"]]) == ["bob", "dave"]
 
 
-@pytest.mark.parametrize("settings", [EmulatorSettings(indexing_delay_s=5.0)])
+@pytest.mark.parametrize("emulator_settings", [EmulatorSettings(indexing_delay_s=5.0)])
 async def test_indexing_delay(emu: Emulator, http: Http) -> None:
     emu.clock.advance(10)  # the fixture's records are indexed by now
     status, _created, _ = await http.call(

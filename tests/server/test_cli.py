@@ -17,6 +17,7 @@ from tests.conftest import KEY, KEY_HASH, MEMORY_KEY, command
 def write_conf(conf: Path, seed: int) -> None:
     (conf / "ConnectorServer.properties").write_text(
         f"connectorserver.port=0\nconnectorserver.key={KEY_HASH}\n"
+        "connectorserver.memoryConnectorEnabled=true\n"
     )
     provisioner = {
         "connectorRef": MEMORY_KEY.model_dump(),

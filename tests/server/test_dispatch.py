@@ -1,4 +1,4 @@
-"""Running operations on a connector: framing of search parts, SPI fallbacks, unsupported ops."""
+"""Running operations on a connector: JSON search parts, SPI fallbacks, unsupported operations."""
 
 from __future__ import annotations
 
@@ -15,14 +15,18 @@ from protocol.configuration import ResultsHandlerConfiguration
 from protocol.errors import UnsupportedOperationException
 from protocol.filters import Filter
 from protocol.frames import (
+    Handshake,
     OperationRequest,
     OperationResponse,
+    RequestBody,
+    RequestFrame,
     ResponseBody,
     ResponseFrame,
     SearchOpResponse,
 )
+from protocol.session import Session, Side
 from protocol.values import OperationOptions
-from server import dispatch
+from server import connection, dispatch
 from tests.conftest import MEMORY_KEY
 
 
@@ -39,8 +43,13 @@ class Recorder:
         decode(text)  # every frame we send must be a valid frame
         self.frames.append(json.loads(text))
 
-    def outbox(self) -> dispatch.Outbox:
-        return dispatch.Outbox(7, self.send, lambda: None)
+    def outbox(self, op: OperationRequest, max_objects: int) -> connection.JsonSink:
+        session = Session(Side.SERVER)
+        hello = Handshake(sessionId="s")
+        session.receive(RequestFrame(messageId=0, request=RequestBody(handshake=hello)))
+        session.receive(RequestFrame(messageId=7, request=RequestBody(operation=op)))
+        limits = connection.Limits(max_objects=max_objects, max_bytes=2048)
+        return connection.JsonSink(7, self.send, session, limits)
 
 
 async def memory(**config: Any) -> MemoryConnector:
@@ -51,21 +60,21 @@ async def memory(**config: Any) -> MemoryConnector:
 
 async def run(connector: Any, op: OperationRequest, max_objects: int = 100) -> Recorder:
     recorder = Recorder()
-    limits = dispatch.Limits(max_objects=max_objects, max_bytes=2048)
-    await dispatch.run(connector, op, ResultsHandlerConfiguration(), limits, recorder.outbox())
+    sink = recorder.outbox(op, max_objects)
+    await dispatch.run(connector, op, ResultsHandlerConfiguration(), sink)
     return recorder
 
 
 def test_a_search_part_is_what_the_codec_would_write() -> None:
     objects = [seed_object("contact", n) for n in (1, 2)]
     serialised = [
-        dispatch._OBJECT_JSON.to_json(o, by_alias=True, exclude_none=True) for o in objects
+        connection._OBJECT_JSON.to_json(o, by_alias=True, exclude_none=True) for o in objects
     ]
     part = SearchOpResponse(sequence=3, connectorObjects=objects)
     frame = ResponseFrame(
         messageId=12, response=ResponseBody(operation=OperationResponse(search=part))
     )
-    assert dispatch.search_part(12, 3, serialised) == encode(frame).encode()
+    assert connection.search_part(12, 3, serialised) == encode(frame).encode()
 
 
 async def test_parts_follow_pages_and_are_bounded_in_count_and_bytes() -> None:

@@ -31,10 +31,12 @@ def write_conf(conf: Path, drain_timeout_s: float) -> None:
         "connectorserver.port=0\n"
         f"connectorserver.key={KEY_HASH}\n"
         f"connectorserver.drainTimeoutSeconds={drain_timeout_s}\n"
+        "connectorserver.memoryConnectorEnabled=true\n"
     )
     for name, properties in (
         ("big", {"virtualObjects": BIG, "pageSize": 100}),
-        ("stuck", {"blockOn": ["SEARCH"]}),  # a search that never ends by itself
+        # A search that never ends by itself: a minute before its first page.
+        ("stuck", {"virtualObjects": 10, "pageDelayMs": 60_000}),
     ):
         provisioner = {
             "connectorRef": MEMORY_KEY.model_dump(),

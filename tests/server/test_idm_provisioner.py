@@ -7,7 +7,6 @@ load with nothing removed, and the server must serve it (docs/openicf.md §3.2).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from client.connection import RcsClient
 from connector.hubspot import HubspotConnector
 from connector.memory import MemoryConnector
 from connector.registry import ConnectorRegistry
-from emulator import Emulator, EmulatorSettings, run_emulator
+from emulator import Emulator, EmulatorSettings
 from protocol.codec import decode
 from protocol.configuration import ConnectorKey, InlineConfiguration
 from protocol.errors import ConfigurationException
@@ -94,10 +93,9 @@ CONTACT_TYPE = {
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    settings = EmulatorSettings(contacts=20, companies=3, seed=5, rate_limits_enabled=False)
-    async with run_emulator(settings) as running:
-        yield running
+def emulator_settings() -> EmulatorSettings:
+    """For `emu` (tests/conftest.py)."""
+    return EmulatorSettings(contacts=20, companies=3, seed=5, rate_limits_enabled=False)
 
 
 def write(conf: Path, name: str, document: dict[str, Any]) -> None:

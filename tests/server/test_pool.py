@@ -13,17 +13,18 @@ from protocol.configuration import InlineConfiguration, ObjectPoolConfiguration
 from protocol.errors import ConnectorIOException, RetryableException
 from protocol.values import GuardedString
 from server.pool import ConnectorPool, PoolKey, PoolManager, configuration_digest
+from tests.faulty_connector import FaultyConfiguration, FaultyConnector
 
 
 def make_pool(inline: bool = False, **pool: Any) -> ConnectorPool:
-    return make_pool_with(MemoryConfiguration(), inline=inline, **pool)
+    return make_pool_with(FaultyConfiguration(), inline=inline, **pool)
 
 
 def make_pool_with(config: MemoryConfiguration, inline: bool = False, **pool: Any) -> ConnectorPool:
     context = ConnectorContext(configuration=config, configuration_name="test")
     return ConnectorPool(
         PoolKey("memory", "test", "0" * 32),
-        MemoryConnector,
+        FaultyConnector,
         context,
         ObjectPoolConfiguration(**pool),
         inline,
@@ -115,7 +116,7 @@ async def test_no_eviction_when_the_limit_is_zero() -> None:
 
 
 async def test_an_instance_that_fails_check_alive_is_replaced() -> None:
-    pool = make_pool_with(MemoryConfiguration(failOn=["CHECK_ALIVE"]))
+    pool = make_pool_with(FaultyConfiguration(failOn=["CHECK_ALIVE"]))
     async with pool.lease() as first:
         pass
     async with pool.lease() as second:
@@ -125,7 +126,7 @@ async def test_an_instance_that_fails_check_alive_is_replaced() -> None:
 
 
 async def test_a_failed_init_leaves_the_pool_usable() -> None:
-    pool = make_pool_with(MemoryConfiguration(failOn=["INIT"]), maxObjects=1)
+    pool = make_pool_with(FaultyConfiguration(failOn=["INIT"]), maxObjects=1)
     for _ in range(2):
         with pytest.raises(ConnectorIOException, match="INIT failed"):
             async with pool.lease():

@@ -112,6 +112,19 @@ def test_keygen(conf_dir: Path, run: Runner) -> None:
     assert keystore.active_id == third
 
 
+def test_a_key_added_without_activate_can_be_activated_later(conf_dir: Path, run: Runner) -> None:
+    first = run("secrets", "keygen", "--conf", str(conf_dir))[1].strip()
+    second = run("secrets", "keygen", "--conf", str(conf_dir))[1].strip()
+    path = conf_dir / "keys" / "keystore.json"
+    assert Keystore.load(path).active_id == first
+    status, _, err = run("secrets", "activate", "--conf", str(conf_dir), second)
+    assert status == 0 and second in err
+    assert Keystore.load(path).active_id == second
+    status, _, err = run("secrets", "activate", "--conf", str(conf_dir), "no-such-key")
+    assert status == 1 and "no key 'no-such-key'" in err
+    assert Keystore.load(path).active_id == second
+
+
 def test_encrypt_prints_a_value_the_loader_opens(conf_dir: Path, run: Runner) -> None:
     status, out, _ = run(
         "secrets", "encrypt", "--conf", str(conf_dir), "--file", "hubspot",

@@ -12,13 +12,12 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from client.connection import RcsClient
-from emulator import Emulator, EmulatorSettings, run_emulator
+from emulator import Emulator, EmulatorSettings
 from protocol.errors import (
     AlreadyExistsException,
     InvalidCredentialException,
@@ -34,8 +33,8 @@ REFRESH_TOKEN = "leak-check-refresh-token-5d3a"
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    settings = EmulatorSettings(
+def emulator_settings() -> EmulatorSettings:
+    return EmulatorSettings(
         contacts=60,
         companies=3,
         seed=5,
@@ -45,8 +44,6 @@ async def emu() -> AsyncIterator[Emulator]:
         client_secret=CLIENT_SECRET,
         refresh_token=REFRESH_TOKEN,
     )
-    async with run_emulator(settings) as running:
-        yield running
 
 
 def write_conf(conf: Path, emu: Emulator) -> None:
@@ -86,7 +83,12 @@ async def wait_for_port(log: Path, process: asyncio.subprocess.Process) -> int:
 async def test_no_secret_in_any_log_line_or_conf_file(emu: Emulator, tmp_path: Path) -> None:
     conf, stdout, stderr = tmp_path / "conf", tmp_path / "stdout.log", tmp_path / "stderr.log"
     write_conf(conf, emu)
-    env = os.environ | {"RCS_LOG_FORMAT": "json", "RCS_LOG_LEVEL": "debug"}
+    # No throttle after the wrong key below: the right one follows it from the same address.
+    env = os.environ | {
+        "RCS_LOG_FORMAT": "json",
+        "RCS_LOG_LEVEL": "debug",
+        "RCS_AUTH_FAILURE_DELAY_S": "0",
+    }
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
             *command("hubspot-rcs"), "serve", "--conf", str(conf), stdout=out, stderr=err, env=env

@@ -12,6 +12,7 @@ from emulator import Emulator
 from protocol.configuration import ConnectorKey
 from protocol.errors import (
     AlreadyExistsException,
+    ConnectorException,
     InvalidAttributeValueException,
     InvalidCredentialException,
     PermissionDeniedException,
@@ -21,8 +22,8 @@ from protocol.errors import (
 from protocol.filters import Equals, StartsWith
 from protocol.schema import AttributeFlag, AttributeType
 from protocol.values import OperationOptions, Uid
+from tests.conftest import MakeConnector
 
-from .conftest import MakeConnector
 from .test_search import ids, read_all
 
 NO_OPTIONS = OperationOptions()
@@ -283,3 +284,6 @@ async def test_a_script_calls_hubspot_through_the_connector(
         await on.run_script_on_connector("groovy", "return 1", {}, NO_OPTIONS)
     with pytest.raises(InvalidAttributeValueException, match="does not compile"):
         await on.run_script_on_connector("python", "return (", {}, NO_OPTIONS)
+    with pytest.raises(ConnectorException, match="the script raised ValueError: boom") as raised:
+        await on.run_script_on_connector("python", "raise ValueError('boom')", {}, NO_OPTIONS)
+    assert type(raised.value) is ConnectorException

@@ -20,9 +20,9 @@ from protocol.errors import (
 )
 from protocol.filters import Presence
 from protocol.values import GuardedString, OperationOptions
+from tests.conftest import MakeConnector
 from tests.server.certificates import self_signed
 
-from .conftest import MakeConnector
 from .recording_proxy import recording_proxy
 from .test_search import ids, read_all
 
@@ -65,7 +65,7 @@ async def test_a_revoked_refresh_token_fails_after_one_retry(
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "emulator_settings",
     [
         EmulatorSettings(
             contacts=3, companies=1, rotate_refresh_tokens=True, rate_limits_enabled=False
@@ -88,7 +88,7 @@ async def test_a_rotated_refresh_token_is_kept_and_handed_to_the_server(
 # -- retries ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("settings", [MANY])
+@pytest.mark.parametrize("emulator_settings", [MANY])
 async def test_429_storms_and_5xx_bursts_lose_and_duplicate_nothing(
     connector: HubspotConnector, emu: Emulator
 ) -> None:
@@ -170,8 +170,9 @@ async def test_a_create_whose_answer_was_lost_is_not_made_twice(
 
 
 async def test_a_failed_company_create_is_looked_up_by_name(
-    connector: HubspotConnector, emu: Emulator
+    make_connector: MakeConnector, emu: Emulator
 ) -> None:
+    connector = await make_connector(searchIndexingDelaySeconds="0")
     emu.faults.add(drop=True, count=1, path_prefix="/crm/v3/objects/companies", method="POST")
     uid = await connector.create("company", {"__NAME__": ["Only Once Ltd"]}, OperationOptions())
     made = [r for r in emu.store.companies.live() if r.props.get("name") == "Only Once Ltd"]
@@ -182,7 +183,7 @@ async def test_a_failed_company_create_is_looked_up_by_name(
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "emulator_settings",
     [
         EmulatorSettings(
             contacts=30,

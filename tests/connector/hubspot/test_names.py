@@ -24,14 +24,13 @@ from protocol.values import ConnectorObject, OperationOptions, SortKey
 from server.app import ConnectorServer, HostedConfiguration
 from server.keyhash import hash_key
 from server.settings import ServerSettings
-
-from .conftest import properties_for
+from tests.conftest import properties_for
 
 KEY = "names-key"
 
 
 @pytest.fixture
-def settings() -> EmulatorSettings:
+def emulator_settings() -> EmulatorSettings:
     return EmulatorSettings(contacts=40, companies=12, seed=21, rate_limits_enabled=False)
 
 

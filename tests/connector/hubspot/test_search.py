@@ -267,7 +267,7 @@ async def test_more_than_one_sort_key_is_refused_clearly(connector: HubspotConne
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "emulator_settings",
     [
         EmulatorSettings(
             contacts=650, companies=1, seed=5, rate_limits_enabled=False, search_result_cap=200
@@ -284,7 +284,8 @@ async def test_a_search_past_the_result_cap_returns_every_match(
 
 
 @pytest.mark.parametrize(
-    "settings", [EmulatorSettings(contacts=650, companies=1, seed=6, rate_limits_enabled=False)]
+    "emulator_settings",
+    [EmulatorSettings(contacts=650, companies=1, seed=6, rate_limits_enabled=False)],
 )
 async def test_token_expiry_in_a_long_search_does_not_stop_it(
     connector: HubspotConnector, emu: Emulator

@@ -111,7 +111,7 @@ async def test_foreign_and_damaged_tokens_are_refused(
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "emulator_settings",
     [EmulatorSettings(contacts=30, companies=3, seed=5, rate_limits_enabled=False,
                       indexing_delay_s=30.0)],
 )  # fmt: skip

@@ -17,14 +17,13 @@ from protocol.values import GuardedString
 from server.app import ConnectorServer, HostedConfiguration
 from server.keyhash import hash_key
 from server.settings import ServerSettings
-
-from .conftest import properties_for
+from tests.conftest import properties_for
 
 KEY = "test-key"
 
 
 @pytest.fixture
-def settings() -> EmulatorSettings:
+def emulator_settings() -> EmulatorSettings:
     return EmulatorSettings(
         contacts=230, companies=4, seed=13, rate_limits_enabled=False, rotate_refresh_tokens=True
     )

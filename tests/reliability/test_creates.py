@@ -1,0 +1,112 @@
+"""Defects 1 and 3: a create whose answer is lost or ambiguous answers with the object it made,
+or says AlreadyExists, or says it may have happened; it never claims someone else's object and
+never makes a second one. Real emulator over real HTTP, with its faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator import Emulator, EmulatorSettings
+from emulator.faults import Outcome
+from protocol.errors import AlreadyExistsException, ConnectorException
+from protocol.values import OperationOptions
+from tests.conftest import MakeConnector
+
+CONTACTS = "/crm/v3/objects/contacts"
+COMPANIES = "/crm/v3/objects/companies"
+HOUR_MS = 3_600_000
+
+
+def _age(emu: Emulator, record_id: int, table: str, by_ms: int) -> None:
+    """Make a record look created `by_ms` earlier (someone else's object from before)."""
+    record = emu.store.table(table).get(record_id)
+    assert record is not None
+    record.created_ms -= by_ms
+    record.updated_ms -= by_ms
+
+
+@pytest.mark.parametrize("fault", [503, "drop"])
+async def test_an_existing_contact_is_not_answered_as_created(
+    make_connector: MakeConnector, emu: Emulator, fault: Outcome
+) -> None:
+    """Defect 1: the first attempt fails before HubSpot carries it out; the email belongs to
+    a contact made an hour ago. That contact is not this create's: AlreadyExists."""
+    connector = await make_connector()
+    theirs = emu.store.contacts.create({"email": "taken@example.com", "firstname": "Them"})
+    _age(emu, theirs.id, "contacts", HOUR_MS)
+    emu.faults.add_sequence([fault], path_prefix=CONTACTS, method="POST")
+    with pytest.raises(AlreadyExistsException, match="already existed"):
+        await connector.create(
+            "contact", {"__NAME__": ["taken@example.com"], "firstname": ["Us"]}, OperationOptions()
+        )
+    holders = [r for r in emu.store.contacts.live() if r.props.get("email") == "taken@example.com"]
+    assert [(r.id, r.props["firstname"]) for r in holders] == [(theirs.id, "Them")]
+
+
+async def test_an_existing_company_with_the_same_name_is_not_answered_as_created(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """Defect 1 for companies: one named alike, made half a minute before, is not ours; the
+    create is made (companies may share a name) and answers with its own object."""
+    connector = await make_connector(searchIndexingDelaySeconds="0")
+    theirs = emu.store.companies.create({"name": "Twin Ltd"})
+    _age(emu, theirs.id, "companies", 30_000)
+    emu.faults.add_sequence([503], path_prefix=COMPANIES, method="POST")
+    uid = await connector.create("company", {"__NAME__": ["Twin Ltd"]}, OperationOptions())
+    assert uid.value != str(theirs.id)
+    twins = sorted(r.id for r in emu.store.companies.live() if r.props.get("name") == "Twin Ltd")
+    assert twins == sorted([theirs.id, int(uid.value)])
+
+
+async def test_a_contact_whose_answer_was_lost_is_found_not_made_again(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    connector = await make_connector()
+    emu.faults.add(lose_answer=True, count=1, path_prefix=CONTACTS, method="POST")
+    uid = await connector.create("contact", {"__NAME__": ["lost@example.com"]}, OperationOptions())
+    made = [r for r in emu.store.contacts.live() if r.props.get("email") == "lost@example.com"]
+    assert [str(r.id) for r in made] == [uid.value]
+
+
+@pytest.mark.parametrize(
+    "emulator_settings",
+    [
+        EmulatorSettings(
+            contacts=1, companies=1, seed=3, rate_limits_enabled=False, indexing_delay_s=1.0
+        )
+    ],
+)
+async def test_company_creates_with_lost_answers_make_no_duplicates(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """Defect 3: search lags writes by a second and a third of the answers are lost. The
+    connector waits out the lag before it looks, so every create makes exactly one company and
+    answers with it."""
+    connector = await make_connector(searchIndexingDelaySeconds="1.5")
+    answered: dict[str, str] = {}
+    for n in range(6):
+        if n % 3 == 0:
+            emu.faults.add(lose_answer=True, count=1, path_prefix=COMPANIES, method="POST")
+        name = f"Lag {n} Ltd"
+        uid = await connector.create(
+            "company", {"__NAME__": [name], "domain": [f"lag{n}.example.com"]}, OperationOptions()
+        )
+        answered[name] = uid.value
+    made: dict[str, list[str]] = {}
+    for record in emu.store.companies.live():
+        if record.props.get("name", "").startswith("Lag "):
+            made.setdefault(record.props["name"], []).append(str(record.id))
+    assert made == {name: [uid] for name, uid in answered.items()}
+
+
+async def test_a_company_create_that_cannot_be_looked_up_says_it_may_have_happened(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    connector = await make_connector(searchIndexingDelaySeconds="0")
+    before = len(emu.store.companies.live())
+    emu.faults.add(lose_answer=True, count=1, path_prefix=COMPANIES, method="POST")
+    with pytest.raises(ConnectorException, match="may have happened") as caught:
+        await connector.create("company", {"industry": ["BANKING"]}, OperationOptions())
+    assert "check HubSpot" in str(caught.value)
+    assert len(emu.store.companies.live()) == before + 1
+    assert len(emu.requests_to(COMPANIES, method="POST")) == 1
