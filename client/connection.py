@@ -194,8 +194,10 @@ def _refusal(url: str, exc: InvalidStatus) -> ConnectorException:
             "the server requires a client certificate (mutual TLS) and got none; "
             "give --cert FILE (and --cert-key FILE)"
         )
+    # Ours says it in the body; the Java server (and ours on the OpenICF wire) in the reason.
+    refusal = (said or response.reason_phrase).lower()
     if (status == 401 and _OPENICF_REALM in challenge) or (
-        status == 403 and said.lower() == _JAVA_RCS_REFUSAL.lower()
+        status == 403 and refusal == _JAVA_RCS_REFUSAL.lower()
     ):
         what = "no key" if status == 401 else "the key"
         return InvalidCredentialException(
@@ -203,11 +205,13 @@ def _refusal(url: str, exc: InvalidStatus) -> ConnectorException:
             "connectorserver.key (RCS_KEY, --key-file)"
         )
     if status == 429:
+        # The auth throttle (docs/operations.md): after a wrong key, every key from this
+        # address is refused unchecked until the delay passes.
         wait = response.headers.get("Retry-After")
         after = f"; retry after {wait} s" if wait else ""
-        return ConnectionFailedException(
-            f"the server throttles this address after a wrong key (HTTP 429){after}: check the "
-            "key (connectorserver.key, RCS_KEY, --key-file)"
+        return InvalidCredentialException(
+            f"the server refused the key unchecked (HTTP 429): a wrong key came from this "
+            f"address{after}, with the key whose hash is connectorserver.key (RCS_KEY, --key-file)"
         )
     if status == 503:
         reason = f": {said}" if said and len(said) < 80 else ""

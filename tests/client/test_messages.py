@@ -166,8 +166,8 @@ async def test_a_wrong_key_is_a_refusal_that_names_the_setting(memory: Connector
 
 
 async def test_repeated_wrong_keys_are_refused_not_timed_out() -> None:
-    # The server's default slow-down, doubling with each failure, stays within the client's
-    # upgrade timeout: the sixth try still reads "refused", never a timeout.
+    # After a wrong key the server throttles the address (429, the key unchecked): each try
+    # still reads "refused the key" with exit status 1, never a timeout.
     defaults = settings(auth_failure_delay_s=0.5, auth_failure_delay_max_s=3.0)
     async with ConnectorServer(defaults, registry(), {}) as server:
         for _ in range(6):
