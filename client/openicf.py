@@ -29,8 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -77,7 +75,7 @@ from protocol.openicf.session import (
     Refused,
     Session,
     Side,
-    session_id_of,
+    new_handshake,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
 from protocol.versions import VersionRange, parse_version
@@ -95,20 +93,9 @@ EMPTY_CONNECTOR_LIST: Final = legacy.encode([])
 
 
 @functools.cache
-def identity() -> tuple[bytes, str]:
-    """(public key DER, sessionId): one EC secp521r1 key per process, as the Java client has.
-
-    The key is never used for anything but the sessionId (docs/openicf-rpc.md §3),
-    so it lives in memory only.
-    """
-    key = ec.generate_private_key(ec.SECP521R1())
-    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return der, session_id_of(der)
-
-
 def handshake_message() -> HandshakeMessage:
-    der, session_id = identity()
-    return HandshakeMessage(sessionId=session_id, serverType=HandshakeMessage.JAVA, publicKey=der)
+    """This process's handshake, one for its life, as the Java client has."""
+    return new_handshake()
 
 
 # -- the facade key -----------------------------------------------------------------------------

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -38,7 +36,7 @@ from protocol.errors import ConnectorException, RetryableException
 from protocol.frames import OperationResponse
 from protocol.info import ConfigurationPropertyInfo
 from protocol.openicf import messages, objects
-from protocol.openicf.proto.rpc_pb2 import ControlRequest, HandshakeMessage, RemoteMessage
+from protocol.openicf.proto.rpc_pb2 import ControlRequest, RemoteMessage
 from protocol.openicf.session import (
     CancelRequested,
     ConfigurationChanged,
@@ -55,7 +53,7 @@ from protocol.openicf.session import (
     Refused,
     Session,
     Side,
-    session_id_of,
+    new_handshake,
 )
 from protocol.openicf.wire import WireFormatError, parse_message, serialize_message
 from protocol.values import (
@@ -118,17 +116,11 @@ async def push_configuration_change(property_name: str, value: GuardedString) ->
 
 
 class Identity:
-    """This process's handshake: a fresh EC secp521r1 key; the key itself is never used."""
+    """This server's handshake, made once: every group of its peers sees the same sessionId."""
 
     def __init__(self) -> None:
-        key = ec.generate_private_key(ec.SECP521R1())
-        der = key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        self.session_id = session_id_of(der)
-        self.handshake = HandshakeMessage(
-            sessionId=self.session_id, serverType=HandshakeMessage.JAVA, publicKey=der
-        )
+        self.handshake = new_handshake()
+        self.session_id = self.handshake.sessionId
 
 
 class OpenICFHub:

@@ -170,6 +170,8 @@ class Associations:
     async def check(self, object_class: str, attributes: Attributes, *, mode: str) -> None:
         """Refuse what cannot be written, and ids of objects HubSpot does not have, before
         anything is written (one batch read per 100 ids), so a write is not left half done."""
+        if not attributes:
+            return  # nothing to link (an object class without links, or one HubSpot lacks)
         table = ASSOCIATION_ATTRIBUTES[object_class]
         by_path: dict[str, list[str]] = {}
         for name, values in attributes.items():

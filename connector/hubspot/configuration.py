@@ -148,6 +148,7 @@ class HubspotConfiguration(Configuration):
         10.0,
         order=16,
         display="Search Indexing Delay Seconds",
+        group="Connection",
         ge=0,
         le=120,
         help="How long HubSpot's search may lag a write. After a company create whose answer "

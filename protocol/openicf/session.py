@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, TypeAlias
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from protocol.errors import ConnectorException, ProtocolError
 from protocol.openicf.proto.operations_pb2 import OperationRequest, OperationResponse
 from protocol.openicf.proto.rpc_pb2 import (
@@ -69,6 +72,20 @@ RECENTLY_FINISHED: Final = 1024
 def session_id_of(public_key_der: bytes) -> str:
     """A peer's sessionId: the uppercase hex SHA-1 of its public key's DER."""
     return hashlib.sha1(public_key_der, usedforsecurity=False).hexdigest().upper()
+
+
+def new_handshake() -> HandshakeMessage:
+    """A handshake of our own: a fresh EC secp521r1 public key (X.509 DER) and its sessionId.
+
+    The key serves only to name the peer; nothing is ever encrypted with it
+    (docs/openicf-rpc.md §3). A process makes one and keeps it, so that every socket of its
+    connection group carries the same sessionId.
+    """
+    key = ec.generate_private_key(ec.SECP521R1())
+    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return HandshakeMessage(
+        sessionId=session_id_of(der), serverType=HandshakeMessage.JAVA, publicKey=der
+    )
 
 
 class SocketState(Enum):

@@ -57,6 +57,7 @@ def stack(tmp: Path) -> Iterator[Stack]:
         conf.mkdir()
         (conf / "ConnectorServer.properties").write_text(
             f"connectorserver.port=0\nconnectorserver.key={KEY_HASH}\n"
+            "connectorserver.memoryConnectorEnabled=true\n"
         )
         memory = tmp / "provisioner.openicf-memory.json"
         memory.write_text(

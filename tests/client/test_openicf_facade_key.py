@@ -19,7 +19,7 @@ from client.openicf import (
     EMPTY_CONNECTOR_LIST,
     configured,
     facade_key,
-    identity,
+    handshake_message,
     resolve_key,
 )
 from protocol.configuration import ConnectorKey, InlineConfiguration
@@ -133,12 +133,13 @@ def test_our_empty_connector_list_is_the_java_clients() -> None:
 
 
 def test_the_session_id_is_the_sha1_of_our_public_key() -> None:
-    der, session_id = identity()
+    hello = handshake_message()
+    der, session_id = hello.publicKey, hello.sessionId
     key = load_der_public_key(der)
     assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp521r1"
     assert len(der) == 158  # as the Java client's, on the wire
     assert session_id == hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
-    assert identity() == (der, session_id)  # one per process: every socket of a group shares it
+    assert handshake_message() is hello  # one per process: every socket of a group shares it
 
 
 def test_a_property_the_connector_lacks_is_named() -> None:

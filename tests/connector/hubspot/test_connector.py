@@ -18,6 +18,7 @@ from protocol.errors import (
     PermissionDeniedException,
     PreconditionFailedException,
     UnknownUidException,
+    UnsupportedOperationException,
 )
 from protocol.filters import Equals, StartsWith
 from protocol.schema import AttributeFlag, AttributeType
@@ -287,3 +288,12 @@ async def test_a_script_calls_hubspot_through_the_connector(
     with pytest.raises(ConnectorException, match="the script raised ValueError: boom") as raised:
         await on.run_script_on_connector("python", "raise ValueError('boom')", {}, NO_OPTIONS)
     assert type(raised.value) is ConnectorException
+
+
+@pytest.mark.parametrize("write", ["update", "add_attribute_values", "remove_attribute_values"])
+async def test_writing_an_object_class_hubspot_lacks_is_unsupported(
+    make_connector: MakeConnector, write: str
+) -> None:
+    connector = await make_connector()
+    with pytest.raises(UnsupportedOperationException, match="'nosuchclass' is not HubSpot's"):
+        await getattr(connector, write)("nosuchclass", Uid(value="1"), {"x": ["y"]}, NO_OPTIONS)

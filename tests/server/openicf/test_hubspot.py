@@ -114,3 +114,25 @@ async def test_unsupported_operations_get_the_frameworks_answer(peer: Peer, emu:
         "Operation 'interface org.identityconnectors.framework.api.operations."
         "AuthenticationApiOp' not supported."
     )
+
+
+async def test_sync_and_the_latest_token_over_the_wire(peer: Peer, emu: Emulator) -> None:
+    [info] = await connector_infos(peer)
+    assert "SyncApiOp" in info.configuration().supported_operations
+    ops = await hubspot(peer, emu)
+    latest = ops.request()
+    latest.request.operationRequest.syncOpRequest.latestSyncToken.objectClass = "contact"
+    [answer] = await ops.call(latest)
+    token = answer.response.operationResponse.syncOpResponse.latestSyncToken.syncToken.value
+    assert objects.decode_sync_token(token).value
+    created = await ops.create("contact", "synced@example.com", firstname=["Synced"])
+    uid = created[0].response.operationResponse.createOpResponse.uid.value
+    sync = ops.request()
+    sync.request.operationRequest.syncOpRequest.sync.objectClass = "contact"
+    sync.request.operationRequest.syncOpRequest.sync.token.value = token
+    answers = await ops.call(sync)
+    parts = [a.response.operationResponse.syncOpResponse.sync for a in answers]
+    deltas = [p.syncDelta for p in parts if p.HasField("syncDelta")]
+    [final] = [p for p in parts if not p.HasField("syncDelta")]
+    assert final.sequence == len(deltas) >= 1 and final.syncToken.value
+    assert uid in {d.uid.value for d in deltas}
