@@ -259,11 +259,19 @@ async def check_object_class(
     info = next(
         (c for c in await client.connectors() if c.connectorKey.connectorName == name), None
     )
-    if info is None or not info.objectClasses or object_class in info.objectClasses:
+    known = info.objectClasses if info is not None else None
+    if not known and args.protocol == "openicf":
+        # The OpenICF wire's CONNECTOR_INFO lists no object classes; the schema does, so the
+        # refusal reads the same on both wires.
+        try:
+            known = [o.type for o in (await facade.schema(timeout_s=args.timeout)).objectClasses]
+        except ConnectorException:
+            return  # no schema to check against: the connector will say what is wrong
+    if not known or object_class in known:
         return
     raise UsageError(
         f"{args.object_class!r} is not an object class of configuration "
-        f"{configuration_name(args)!r}; it has: {', '.join(info.objectClasses)}"
+        f"{configuration_name(args)!r}; it has: {', '.join(known)}"
     )
 
 
