@@ -90,6 +90,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     activate = commands.add_parser(
         "activate",
         help="encrypt new values with this key from now on (one keygen added without --activate)",
+        description="Make a key that keygen added without --activate the one new values are "
+        "encrypted with; values already encrypted keep their key until rotate. "
+        "Example: hubspot-rcs secrets activate KEY_ID (the id keygen printed).",
     )
     _conf_option(activate, keystore=True)
     activate.add_argument("key_id", help="the key's id, as keygen printed it")

@@ -46,6 +46,7 @@ NEEDS_EXAMPLE = {
     ("hubspot-rcs-client update", "--attr"): "e.g. --attr __NAME__=",
     ("hubspot-rcs-client create", "--json"): "@FILE",
     ("hubspot-rcs-client script", "--arg"): "e.g. --arg n:=1",
+    ("hubspot-rcs-client", "--protocol"): "e.g. --protocol openicf test @provisioner",
     ("hubspot-rcs secrets encrypt", "--property"): "e.g. clientSecret",
     ("hubspot-rcs-emulator", "--set"): "e.g. --set",
     ("hubspot-rcs-emulator", "--error-statuses"): "e.g. 429,423,503",
