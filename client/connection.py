@@ -180,6 +180,55 @@ def _authorization(key: str, scheme: Literal["basic", "bearer"]) -> str:
     return "Basic " + base64.b64encode(f"anonymous:{key}".encode()).decode()
 
 
+_NOT_TLS: Final = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
+)
+"""OpenSSL's reasons when the other end answered something that is not TLS."""
+_JAVA_RCS_REFUSAL: Final = "Failed to connect"
+"""The body of a connector server's 403 to a wrong key (the Java RCS's words)."""
+_OPENICF_REALM: Final = "openicf.forgerock.org"
+
+
+def _refusal(url: str, exc: InvalidStatus) -> ConnectorException:
+    """What a non-101 answer to the upgrade means: a refused key only if a connector server
+    said so; otherwise the URL points at something that is not a connector server."""
+    response = exc.response
+    status = response.status_code
+    said = (response.body or b"").decode(errors="replace").strip()
+    challenge = response.headers.get("WWW-Authenticate") or ""
+    if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
+        return InvalidCredentialException(
+            "the server requires a client certificate (mutual TLS) and got none; "
+            "give --cert FILE (and --cert-key FILE)"
+        )
+    # Ours says it in the body; the Java server (and ours on the OpenICF wire) in the reason.
+    refusal = (said or response.reason_phrase).lower()
+    if (status == 401 and _OPENICF_REALM in challenge) or (
+        status == 403 and refusal == _JAVA_RCS_REFUSAL.lower()
+    ):
+        what = "no key" if status == 401 else "the key"
+        return InvalidCredentialException(
+            f"the server refused {what} (HTTP {status}): the key must be the one whose hash is "
+            "connectorserver.key (RCS_KEY, --key-file)"
+        )
+    if status == 429:
+        # The auth throttle (docs/operations.md): after a wrong key, every key from this
+        # address is refused unchecked until the delay passes.
+        wait = response.headers.get("Retry-After")
+        after = f"; retry after {wait} s" if wait else ""
+        return InvalidCredentialException(
+            f"the server refused the key unchecked (HTTP 429): a wrong key came from this "
+            f"address{after}, with the key whose hash is connectorserver.key (RCS_KEY, --key-file)"
+        )
+    if status == 503:
+        reason = f": {said}" if said and len(said) < 80 else ""
+        return ConnectionFailedException(f"the server refused the connection (HTTP 503{reason})")
+    return ConnectionFailedException(
+        f"{url} answered HTTP {status}, not a WebSocket upgrade: it is not a connector "
+        "server, or not at this path (the default path is /openicf); check --url"
+    )
+
+
 async def open_socket(
     url: str,
     key: str,
@@ -190,7 +239,8 @@ async def open_socket(
     max_frame_bytes: int,
     subprotocol: str | None = None,
 ) -> ClientConnection:
-    """One authenticated WebSocket to the server, its refusals raised as ICF exceptions."""
+    """One authenticated WebSocket to the server, its refusals raised as ICF exceptions whose
+    messages name what to change (the same for both wires)."""
     try:
         return await connect(
             url,
@@ -203,29 +253,48 @@ async def open_socket(
             max_queue=4,
         )
     except InvalidStatus as exc:
-        status = exc.response.status_code
-        said = (exc.response.body or b"").decode(errors="replace").strip()
-        if status == 403 and said == CLIENT_CERTIFICATE_REQUIRED:
-            raise InvalidCredentialException(
-                "the server requires a client certificate (mutual TLS) and got none"
-            ) from None
-        if status in (401, 403):
-            raise InvalidCredentialException(
-                f"the server refused the key (HTTP {status})"
-            ) from None
-        reason = f": {said}" if said and len(said) < 80 else ""
-        raise ConnectionFailedException(
-            f"the server refused the connection (HTTP {status}{reason})"
-        ) from None
+        raise _refusal(url, exc) from None
     except InvalidHandshake as exc:
+        if url.startswith("ws:"):
+            raise ConnectionFailedException(
+                f"the server at {url} did not answer with HTTP; if it serves TLS "
+                "(connectorserver.usessl=true), use wss://"
+            ) from None
         # Under TLS 1.3 a server that refuses the client's certificate says so only after
         # the client has sent its request: the answer is an alert, then a closed socket.
-        tls = " (did it refuse our TLS client certificate?)" if url.startswith("wss:") else ""
         raise ConnectionFailedException(
-            f"the server at {url} closed the connection during the upgrade{tls}: {exc}"
+            f"the server at {url} closed the connection during the upgrade "
+            f"(did it refuse our TLS client certificate?): {exc}"
         ) from None
-    except (OSError, TimeoutError) as exc:
-        raise ConnectionFailedException(f"cannot connect to {url}: {exc}") from None
+    except ssl_module.SSLCertVerificationError as exc:
+        raise ConnectionFailedException(
+            f"cannot verify the certificate of {url}: {exc.verify_message}; give the CA "
+            "that signed it (--cacert FILE), or --insecure for a first look"
+        ) from None
+    except ssl_module.SSLError as exc:
+        if exc.reason in _NOT_TLS:
+            raise ConnectionFailedException(
+                f"the server at {url} does not speak TLS; use ws://"
+            ) from None
+        raise ConnectionFailedException(f"TLS with {url} failed: {exc}") from None
+    except TimeoutError:
+        raise ConnectionFailedException(
+            f"the server at {url} did not complete the upgrade within {open_timeout_s:g} s"
+        ) from None
+    except OSError as exc:
+        if url.startswith("wss:") and isinstance(
+            exc, ConnectionResetError | ssl_module.SSLEOFError
+        ):
+            raise ConnectionFailedException(
+                f"the server at {url} ended the connection in the TLS handshake; if it does "
+                "not serve TLS, use ws://"
+            ) from None
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        hint = " (is the server running? `hubspot-rcs serve`, or `make run`)"
+        refused = isinstance(exc, ConnectionRefusedError)
+        raise ConnectionFailedException(
+            f"cannot connect to {url}: {reason}{hint if refused else ''}"
+        ) from None
 
 
 class RcsClient:

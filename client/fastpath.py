@@ -10,7 +10,7 @@ error, a frame whose layout this does not recognise) takes the ordinary path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
@@ -82,7 +82,7 @@ class RawSearch(_Stream):
         return objects, search.result
 
 
-def dumps_lines(objects: list[Any]) -> str:
+def dumps_lines(objects: Sequence[Any]) -> str:
     """JSON lines, one an object, each serialised once."""
     return b"".join(orjson.dumps(o) + b"\n" for o in objects).decode()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import signal
 import sys
@@ -26,73 +27,192 @@ from emulator.store import Store
 __all__ = ["build_parser", "main", "settings_from_args"]
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("hubspot-rcs")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hubspot-rcs-emulator",
         description="A HubSpot API emulator (CRM contacts and companies, properties, "
-        "associations, OAuth, rate limits, fault injection).",
+        "associations, OAuth, rate limits, fault injection). It prints its URL and the OAuth "
+        "credentials to use, and serves until Ctrl-C.",
+        epilog="Example: hubspot-rcs-emulator --port 0 --contacts 10000 --companies 100",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     listen = parser.add_argument_group("listener")
-    listen.add_argument("--host", default="127.0.0.1")
-    listen.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    listen.add_argument("--admin-port", type=int, default=0, help="on 127.0.0.1; 0 = any")
-    listen.add_argument("--tls", action="store_true", help="serve HTTPS")
-    listen.add_argument("--tls-cert", type=Path, help="PEM certificate (self-signed if absent)")
-    listen.add_argument("--tls-key", type=Path, help="PEM private key")
-    listen.add_argument("--ready-file", type=Path, help="write URLs and credentials as JSON")
+    listen.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    listen.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default 8080)",
+    )
+    listen.add_argument(
+        "--admin-port",
+        type=int,
+        default=0,
+        help="port of the admin API, on 127.0.0.1 only; 0 picks a free one (default 0)",
+    )
+    listen.add_argument(
+        "--tls", action="store_true", help="serve HTTPS (default: HTTP; on with --tls-cert)"
+    )
+    listen.add_argument(
+        "--tls-cert",
+        type=Path,
+        help="the certificate, PEM, e.g. tls/server.pem (default: a self-signed one with --tls)",
+    )
+    listen.add_argument(
+        "--tls-key",
+        type=Path,
+        help="the certificate's private key, PEM, e.g. tls/server-key.pem (default: none)",
+    )
+    listen.add_argument(
+        "--ready-file",
+        type=Path,
+        help="once listening, write the URLs and credentials there as JSON (default: none)",
+    )
 
     data = parser.add_argument_group("data")
-    data.add_argument("--contacts", type=int, default=0)
-    data.add_argument("--companies", type=int, default=0)
-    data.add_argument("--seed", type=int, default=0)
-    data.add_argument("--custom-properties", type=int, default=0)
-    data.add_argument("--data-file", type=Path, help="load JSON lines instead of generating")
-    data.add_argument("--save-data", type=Path, help="write the data as JSON lines and exit")
+    data.add_argument("--contacts", type=int, default=0, help="contacts to generate (default 0)")
+    data.add_argument("--companies", type=int, default=0, help="companies to generate (default 0)")
+    data.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the generator: the same seed, the same data (default 0)",
+    )
+    data.add_argument(
+        "--custom-properties",
+        type=int,
+        default=0,
+        help="custom properties to add to each object type (default 0)",
+    )
+    data.add_argument(
+        "--data-file",
+        type=Path,
+        help="load the objects from this JSON lines file instead of generating (default: none)",
+    )
+    data.add_argument(
+        "--save-data",
+        type=Path,
+        help="write the generated objects to this JSON lines file and exit (default: none)",
+    )
 
     auth = parser.add_argument_group("OAuth")
-    auth.add_argument("--client-id")
-    auth.add_argument("--client-secret")
-    auth.add_argument("--refresh-token")
-    auth.add_argument("--private-app-token")
-    auth.add_argument("--token-ttl-s", type=float, default=1800.0)
-    auth.add_argument("--rotate-refresh-tokens", action="store_true")
+    auth.add_argument("--client-id", help="the app's client id (default: made up, printed)")
+    auth.add_argument("--client-secret", help="the app's client secret (default: made up, printed)")
+    auth.add_argument(
+        "--refresh-token", help="the refresh token it accepts (default: made up, printed)"
+    )
+    auth.add_argument(
+        "--private-app-token",
+        help="a static bearer token it accepts (default: made up, printed)",
+    )
+    auth.add_argument(
+        "--token-ttl-s",
+        type=float,
+        default=1800.0,
+        help="seconds an access token lives (default 1800, as HubSpot)",
+    )
+    auth.add_argument(
+        "--rotate-refresh-tokens",
+        action="store_true",
+        help="issue a new refresh token at each refresh (default: keep it, as HubSpot)",
+    )
 
     limits = parser.add_argument_group("rate limits")
-    limits.add_argument("--no-rate-limits", action="store_true")
-    limits.add_argument("--ten-second-limit", type=int, default=100)
-    limits.add_argument("--search-per-second-limit", type=int, default=5)
-    limits.add_argument("--daily-limit", type=int, default=250_000)
-    limits.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
-    limits.add_argument("--indexing-delay-s", type=float, default=0.0)
+    limits.add_argument(
+        "--no-rate-limits", action="store_true", help="answer without limits (default: limited)"
+    )
+    limits.add_argument(
+        "--ten-second-limit",
+        type=int,
+        default=100,
+        help="requests per rolling ten seconds per app (default 100)",
+    )
+    limits.add_argument(
+        "--search-per-second-limit",
+        type=int,
+        default=5,
+        help="search requests per second (default 5)",
+    )
+    limits.add_argument(
+        "--daily-limit", type=int, default=250_000, help="requests per day (default 250000)"
+    )
+    limits.add_argument(
+        "--retry-after",
+        action="store_true",
+        help="send Retry-After on 429 (default: not, as HubSpot's CRM API)",
+    )
+    limits.add_argument(
+        "--indexing-delay-s",
+        type=float,
+        default=0.0,
+        help="seconds before a write is found by search (default 0)",
+    )
 
     faults = parser.add_argument_group("fault injection")
-    faults.add_argument("--latency-ms", type=float, default=0.0)
-    faults.add_argument("--latency-jitter-ms", type=float, default=0.0)
+    faults.add_argument(
+        "--latency-ms", type=float, default=0.0, help="added to every answer (default 0)"
+    )
+    faults.add_argument(
+        "--latency-jitter-ms",
+        type=float,
+        default=0.0,
+        help="spread of that latency (default 0)",
+    )
     faults.add_argument(
         "--latency-distribution",
         choices=("uniform", "exponential", "lognormal"),
         default="exponential",
+        help="shape of the jitter (default exponential)",
     )
-    faults.add_argument("--error-rate", type=float, default=0.0)
     faults.add_argument(
-        "--error-statuses", default="429,502,503,504", help="comma-separated, e.g. 429,423,503"
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests answered with one of --error-statuses, e.g. 0.05 (default 0)",
     )
-    faults.add_argument("--drop-rate", type=float, default=0.0)
+    faults.add_argument(
+        "--error-statuses",
+        default="429,502,503,504",
+        help="comma-separated, e.g. 429,423,503 (default 429,502,503,504)",
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests whose connection is closed without an answer (default 0)",
+    )
+    faults.add_argument(
+        "--stall-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests answered only after --stall-s (default 0)",
+    )
+    faults.add_argument(
+        "--stall-s", type=float, default=60.0, help="how long a stalled answer waits (default 60)"
+    )
     faults.add_argument(
         "--lost-answer-rate",
         type=float,
         default=0.0,
-        help="share of requests carried out whose answer is never sent",
+        help="fraction of requests carried out whose answer is never sent, e.g. 0.01 (default 0)",
     )
-    faults.add_argument("--stall-rate", type=float, default=0.0)
-    faults.add_argument("--stall-s", type=float, default=60.0)
 
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any other EmulatorSettings field (JSON value, or text)",
+        help="any other emulator setting (docs/emulator.md lists them), repeatable; the value "
+        "is JSON or text, e.g. --set max_filters_total=25 (default: none)",
     )
     return parser
 

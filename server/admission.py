@@ -8,9 +8,9 @@ arriving together cannot all slip under the limit while their keys are being che
 
 One path serves two wires. A client that offers the subprotocol `v1.openicf.forgerock.org`
 gets OpenICF's protobuf RPC (docs/openicf-rpc.md), and is answered as the Java connector server
-answers (its §6): `401 Unauthorized. ` with the Basic realm when it sent no key, `403 Failed To
-connect` with no headers and no body when the key is wrong. Everything else gets the JSON
-protocol (docs/protocol.md) and its own answers.
+answers (docs/openicf-rpc.md §6): `401 Unauthorized. ` with the Basic realm when it sent no
+key, `403 Failed To connect` with no headers and no body when the key is wrong. Everything
+else gets the JSON protocol (docs/protocol.md) and its own answers.
 
 Browser origins are refused (docs/hardening.md §B1). The Java client sends an `Origin` even on
 plain `ws` (`wss://host:port`); a browser never sends a `ws`/`wss` origin, so on the OpenICF wire

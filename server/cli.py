@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import http.client
+import importlib.metadata
 import os
 import signal
 import ssl
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -174,7 +177,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{error.wire_class}: {error.message}", file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        where = f"{settings.host}:{settings.port}"
+        if error.errno == errno.EADDRINUSE:
+            print(
+                f"cannot listen on {where}: the port is taken (another server?); choose another "
+                f"with connectorserver.port in {args.conf / PROPERTIES_FILE} or RCS_PORT",
+                file=sys.stderr,
+            )
+        elif error.errno == errno.EADDRNOTAVAIL:
+            print(
+                f"cannot listen on {where}: no such address on this machine; set "
+                f"connectorserver.ifaddress in {args.conf / PROPERTIES_FILE} or RCS_HOST",
+                file=sys.stderr,
+            )
+        else:
+            print(f"cannot listen on {where}: {error}", file=sys.stderr)
         return 1
     return 0
 
@@ -194,9 +211,24 @@ def _health(args: argparse.Namespace) -> int:
     except (ConfigurationError, OSError) as error:
         print(error, file=sys.stderr)
         return 1
+    deadline = time.monotonic() + args.wait
+    while True:
+        problem = _probe(settings, "/readyz" if args.ready else "/livez")
+        if problem is None:
+            return 0
+        if time.monotonic() >= deadline:
+            print(problem, file=sys.stderr)
+            return 1
+        time.sleep(HEALTH_POLL_S)
+
+
+HEALTH_POLL_S = 0.2
+
+
+def _probe(settings: ServerSettings, path: str) -> str | None:
+    """None when the listener answers `path` with 200; otherwise what went wrong."""
     wildcard = settings.host in ("0.0.0.0", "::", "")  # listening everywhere: probe loopback
     host = "127.0.0.1" if wildcard else settings.host
-    path = "/readyz" if args.ready else "/livez"
     connection: http.client.HTTPConnection
     if settings.use_ssl:
         # Our own listener on loopback: its certificate names the public host, not 127.0.0.1,
@@ -211,36 +243,67 @@ def _health(args: argparse.Namespace) -> int:
         connection.request("GET", path)
         status = connection.getresponse().status
     except OSError as error:
-        print(f"{path}: {error}", file=sys.stderr)
-        return 1
+        return f"{path}: {error}"
     finally:
         connection.close()
-    if status != http.HTTPStatus.OK:
-        print(f"{path}: HTTP {status}", file=sys.stderr)
-        return 1
-    return 0
+    return None if status == http.HTTPStatus.OK else f"{path}: HTTP {status}"
+
+
+SERVE_DESCRIPTION = (
+    "Load the configuration directory (ConnectorServer.properties, every "
+    "provisioner.openicf-<name>.json, the RCS_* environment), check every configuration "
+    "against the installed connectors, then listen until SIGTERM or SIGINT, which drain it. "
+    "SIGHUP reloads the configurations. A configuration error stops the start: every problem "
+    "is listed on stderr, with exit status 1."
+)
+HEALTH_DESCRIPTION = (
+    "Ask the running server's /livez (or /readyz) on loopback, as a container's probe does. It "
+    "reads only the listener's settings, needs no key and loads no secret. Exit status 0 when "
+    "the answer is 200, 1 otherwise with the reason on stderr."
+)
+CONF_HELP = "the configuration directory, e.g. /etc/hubspot-rcs (default ./conf)"
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("hubspot-rcs")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="hubspot-rcs", description="A remote connector server for HubSpot and IDM."
+        prog="hubspot-rcs",
+        description="A remote connector server for HubSpot and IDM.",
+        epilog="Example: hubspot-rcs key set --conf conf --generate && hubspot-rcs serve "
+        "--conf conf",
     )
-    commands = top.add_subparsers(dest="command", required=True)
+    top.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
-        "serve", help="run the connector server", description=__doc__.split("\n\n")[2]
+        "serve", help="run the connector server", description=SERVE_DESCRIPTION
     )
-    serve.add_argument(
-        "--conf",
-        type=Path,
-        default=Path("conf"),
-        help="the configuration directory (default: ./conf)",
-    )
+    serve.add_argument("--conf", type=Path, default=Path("conf"), help=CONF_HELP)
     serve.set_defaults(func=_serve)
-    health = commands.add_parser("health", help="probe the running server (exit 0 when healthy)")
-    health.add_argument(
-        "--conf", type=Path, default=Path("conf"), help="the configuration directory"
+    health = commands.add_parser(
+        "health",
+        help="probe the running server (exit 0 when healthy)",
+        description=HEALTH_DESCRIPTION,
     )
-    health.add_argument("--ready", action="store_true", help="ask /readyz instead of /livez")
+    health.add_argument("--conf", type=Path, default=Path("conf"), help=CONF_HELP)
+    health.add_argument(
+        "--ready",
+        action="store_true",
+        help="ask /readyz (ready to take work) instead of /livez (alive) (default: /livez)",
+    )
+    health.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep asking until healthy or this many seconds have passed, e.g. 10 (default 0: "
+        "ask once)",
+    )
     health.set_defaults(func=_health)
     add_subcommands(commands)
     add_demo(commands, serve=main)

@@ -91,19 +91,31 @@ def add_subcommand(
     demo = commands.add_parser(
         "demo",
         help="run the server in front of a seeded HubSpot emulator (make run)",
-        description=__doc__.split("\n\n")[2],
+        description="Start a HubSpot emulator (the same contacts each time), write a "
+        "configuration directory for it, serve it, and print the client commands to try. "
+        "Ctrl-C drains the server, then stops the emulator. The key is $RCS_KEY, or made up "
+        "and printed. Example: hubspot-rcs demo --port 9759 --contacts 10000",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     demo.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (8759; 0: a free one)"
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
-    demo.add_argument("--contacts", type=int, default=500, help="contacts in the emulator (500)")
-    demo.add_argument("--companies", type=int, default=50, help="companies in the emulator (50)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port to listen on; 0 picks a free one (default 8759)",
+    )
+    demo.add_argument(
+        "--contacts", type=int, default=500, help="contacts in the emulator (default 500)"
+    )
+    demo.add_argument(
+        "--companies", type=int, default=50, help="companies in the emulator (default 50)"
+    )
     demo.add_argument(
         "--dir",
         type=Path,
         default=Path("run") / "demo",
-        help="the demo's configuration directory (./run/demo)",
+        help="the demo's configuration directory (default ./run/demo)",
     )
     demo.set_defaults(func=lambda args: run(args, serve))
 
@@ -172,6 +184,8 @@ def _write_conf(conf: Path, *, host: str, port: int, key: str, emulator: Emulato
         f"connectorserver.port={port}\n"
         f"connectorserver.key={keyhash.hash_key(key)}\n"
         "connectorserver.keystore=keys/keystore.json\n"
+        # Scripts run code sent over the wire: on for a demo that only this machine can reach.
+        f"connectorserver.scriptingEnabled={'true' if _loopback(host) else 'false'}\n"
     )
     ref = HubspotConnector.connector_key
     properties = {
@@ -338,6 +352,10 @@ def _shown(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(absolute.relative_to(Path.cwd()))
     return str(path)
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 def _url_host(host: str) -> str:

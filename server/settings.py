@@ -44,7 +44,9 @@ class ServerSettings(BaseModel):
     search_frame_max_objects: int = Field(default=100, ge=1)
     search_frame_max_bytes: int = Field(default=256 * 1024, ge=1024)
     auth_failure_delay_s: float = Field(default=0.5, ge=0)
-    auth_failure_delay_max_s: float = Field(default=8.0, ge=0)
+    auth_failure_delay_max_s: float = Field(default=3.0, ge=0)
+    """Kept well below the upgrade timeouts (ours and clients', 10 s): a refused key must reach
+    the peer as a refusal, not as a timeout that hides it."""
     max_frames_per_second: float | None = Field(default=None, gt=0)
     """Frames a connection may send per second, on average; beyond it, once `frame_burst` is
     spent, a frame is answered with an error instead of being acted on. None: no limit, the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import traceback
 from typing import Any
 
 from protocol.errors import (
@@ -57,10 +58,13 @@ async def run_python(
     try:
         result = await namespace["__script__"](connector, arguments)
     except ConnectorException:
-        raise  # the connector's own (UnknownUidException, ...): IDM maps these by class
+        raise  # HubSpot's own refusals (connector.request) keep their ICF class
     except Exception as exc:
-        # The script's own failure, named for its author (not the server's "internal error").
-        raise ConnectorException(f"the script raised {type(exc).__name__}: {exc}") from None
+        # The script's mistake, told as the script's: a bare "internal error" would blame the
+        # server and hide the line to fix.
+        raise ConnectorException(
+            f"the script raised {type(exc).__name__}: {exc}{_script_line(exc)}"
+        ) from None
     try:
         json.dumps(result)
     except (TypeError, ValueError):
@@ -68,3 +72,9 @@ async def run_python(
             f"the script returned a {type(result).__name__}, which is not JSON"
         ) from None
     return result
+
+
+def _script_line(exc: BaseException) -> str:
+    """` (line N)` of the script where `exc` was raised, counted as the user wrote it."""
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<script>"]
+    return f" (line {lines[-1] - 1})" if lines and lines[-1] else ""

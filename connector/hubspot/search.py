@@ -254,6 +254,13 @@ class SearchRun:
         total: int | None = None
         exact = isinstance(self.plan, SearchCall) and self.plan.exact and flt is not None
         exact |= self.filter is None and isinstance(self.plan, ListAll)
+        if (
+            self._wants_count
+            and not options.pagedResultsCookie
+            and isinstance(self.plan, ListAll)
+            and flt is None
+        ):
+            total = await self._count_all()  # the list endpoint has no total; search has
         async for chunk in _ahead(fetch, start.cursor, prefetch=page_size is None):
             if total is None and chunk.total is not None:
                 total = chunk.total
@@ -292,12 +299,35 @@ class SearchRun:
             if batch:
                 yield SearchPage(batch, scanned=scanned if flt else None)
 
+    @property
+    def _wants_count(self) -> bool:
+        return self.options.totalPagedResultsPolicy == CountPolicy.EXACT
+
+    async def _count_all(self) -> int | None:
+        """Every object of the type, counted by a search without filters (HubSpot's `total`)."""
+        answer = await self.http.request(
+            "POST",
+            f"{self.base}/search",
+            json_body={"limit": 1, "properties": ["hs_object_id"]},
+            action=f"count {self.crm.path}",
+            search=True,
+        )
+        total = (answer.body or {}).get("total")
+        return total if isinstance(total, int) else None
+
     def _result(
         self, cookie: str | None, total: int | None, consumed: int, exact: bool
     ) -> SearchResult:
         """The SearchResult after `consumed` of HubSpot's `total` matches (counted from where
         this call started)."""
         if cookie is None:
+            if self._wants_count and not self.options.pagedResultsCookie:
+                # Every match was seen from the first on: the count is exact whatever the plan.
+                return SearchResult(
+                    remainingPagedResults=0,
+                    totalPagedResultsPolicy=CountPolicy.EXACT,
+                    totalPagedResults=consumed,
+                )
             return (
                 SearchResult(remainingPagedResults=0) if self.options.pageSize else SearchResult()
             )

@@ -126,7 +126,7 @@ def load_conf(
     files: dict[Path, int] = {}
 
     if not conf_dir.is_dir():
-        raise ConfigurationError([ConfigIssue(str(conf_dir), "", "not a directory")])
+        raise ConfigurationError([ConfigIssue(str(conf_dir), "", _missing_directory(conf_dir))])
 
     properties_path = conf_dir / PROPERTIES_FILE
     properties: Mapping[str, str] = {}
@@ -250,3 +250,13 @@ def _reason(error: Exception, path: Path) -> str:
     """The error's text without the file name it starts with (the issue names the file)."""
     text, prefix = str(error), f"{path}: "
     return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _missing_directory(conf_dir: Path) -> str:
+    """What to do when there is no configuration directory: make one from the sample."""
+    if conf_dir.exists():
+        return "not a directory; --conf takes the configuration directory"
+    return (
+        f"no such directory; make one from the sample (cp -r conf {conf_dir}, then "
+        f"hubspot-rcs key set --conf {conf_dir}; docs/configuration.md), or point --conf at yours"
+    )

@@ -218,7 +218,7 @@ def read_settings(
             ConfigIssue(
                 key_origin.file,
                 key_origin.where,
-                "the shared key's hash is required; run `hubspot-rcs key set`",
+                f"the shared key's hash is required; run hubspot-rcs key set --conf {conf_dir}",
             )
         )
     else:
@@ -232,7 +232,7 @@ def read_settings(
                         if default
                         else "an unsalted SHA-1 hash, as the Java RCS stores it"
                     )
-                    + "; run `hubspot-rcs key set`"
+                    + f"; run hubspot-rcs key set --conf {conf_dir}"
                 )
         except keyhash.KeyHashError as error:
             source.issues.append(ConfigIssue(key_origin.file, key_origin.where, str(error)))

@@ -24,6 +24,12 @@ from server.conf.provisioner import PROPERTIES, PROVISIONER_PREFIX, provisioner_
 from server.keyhash import hash_key
 from server.properties import PropertiesError, update
 from server.secrets import maintenance
+from server.secrets.checks import (
+    PropertyError,
+    check_confidential,
+    has_encrypted_values,
+    short_key_warning,
+)
 from server.secrets.envelope import Place, SecretError, encrypt
 from server.secrets.jsonedit import JsonEditError, json_path, set_member
 from server.secrets.keystore import Keystore, KeystoreError
@@ -35,33 +41,58 @@ _OK, _FAILED, _USAGE = 0, 1, 2
 
 def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `key set` and `secrets ...` to the `hubspot-rcs` command."""
-    key = subparsers.add_parser("key", help="the shared key IDM presents")
-    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key = subparsers.add_parser(
+        "key", help="the shared key IDM presents", description="The shared key IDM presents."
+    )
+    key_commands = key.add_subparsers(dest="key_command", required=True, metavar="COMMAND")
     key_set = key_commands.add_parser(
         "set",
         help="store the shared key's salted hash in ConnectorServer.properties",
-        description="Reads the key from stdin (or --key-file) and stores its scrypt hash as "
-        "connectorserver.key. IDM sends the key itself (remoteConnectorServers[].key).",
+        description="Reads the key from stdin (typed twice on a terminal) or --key-file, or makes "
+        "one up with --generate, and stores its salted scrypt hash as connectorserver.key. IDM "
+        "sends the key itself (remoteConnectorServers[].key). Example: "
+        'echo "$RCS_KEY" | hubspot-rcs key set --conf conf',
     )
     _conf_option(key_set)
     source = key_set.add_mutually_exclusive_group()
-    source.add_argument("--key-file", type=Path, help="read the key from this file")
     source.add_argument(
-        "--generate", action="store_true", help="make a random key and print it once"
+        "--key-file",
+        type=Path,
+        help="read the key from this file, e.g. /run/secrets/rcs-key (default: stdin)",
+    )
+    source.add_argument(
+        "--generate",
+        action="store_true",
+        help="make a random 256-bit key and print it once (default: read it)",
     )
     key_set.set_defaults(func=_reporting(_key_set))
 
-    group = subparsers.add_parser("secrets", help="encrypted values in provisioner files")
-    commands = group.add_subparsers(dest="secrets_command", required=True)
+    group = subparsers.add_parser(
+        "secrets",
+        help="encrypted values in provisioner files",
+        description="Encrypted values in provisioner files, and the keystore that opens them.",
+    )
+    commands = group.add_subparsers(dest="secrets_command", required=True, metavar="COMMAND")
 
-    keygen = commands.add_parser("keygen", help="add a new key to the keystore")
+    keygen = commands.add_parser(
+        "keygen",
+        help="add a new key to the keystore",
+        description="Add a new key to the keystore (created if absent) and print its id.",
+    )
     _conf_option(keygen, keystore=True)
-    keygen.add_argument("--activate", action="store_true", help="encrypt with it from now on")
+    keygen.add_argument(
+        "--activate",
+        action="store_true",
+        help="encrypt with it from now on (default: only when it is the first key)",
+    )
     keygen.set_defaults(func=_reporting(_keygen))
 
     activate = commands.add_parser(
         "activate",
         help="encrypt new values with this key from now on (one keygen added without --activate)",
+        description="Make a key that keygen added without --activate the one new values are "
+        "encrypted with; values already encrypted keep their key until rotate. "
+        "Example: hubspot-rcs secrets activate KEY_ID (the id keygen printed).",
     )
     _conf_option(activate, keystore=True)
     activate.add_argument("key_id", help="the key's id, as keygen printed it")
@@ -70,26 +101,48 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     encrypt_ = commands.add_parser(
         "encrypt",
         help="encrypt a value (from stdin) for one property of one provisioner file",
-        description="Prints the $crypto object to paste as the property's value, or with "
-        "--write stores it in the file. The value is bound to the file name and property.",
+        description="Reads the value from stdin (or --value-file) and prints the $crypto object "
+        "to paste as the property's value, or with --write stores it in the file. The value is "
+        'bound to the file name and property. Example: echo "$SECRET" | hubspot-rcs secrets '
+        "encrypt --conf conf --file hubspot --property clientSecret --write",
     )
     _conf_option(encrypt_, keystore=True)
     encrypt_.add_argument(
-        "--file", required=True, help="the provisioner file name, or its configuration name"
+        "--file",
+        required=True,
+        help="the provisioner file, by file name or configuration name, e.g. hubspot (required)",
     )
-    encrypt_.add_argument("--property", required=True, help="the configurationProperties key")
-    encrypt_.add_argument("--value-file", type=Path, help="read the value from this file")
-    encrypt_.add_argument("--write", action="store_true", help="store it in the file")
+    encrypt_.add_argument(
+        "--property",
+        required=True,
+        help="a confidential property of that configuration, e.g. clientSecret (required)",
+    )
+    encrypt_.add_argument(
+        "--value-file", type=Path, help="read the value from this file (default: stdin)"
+    )
+    encrypt_.add_argument(
+        "--write", action="store_true", help="store it in the file (default: print it)"
+    )
     encrypt_.set_defaults(func=_reporting(_encrypt))
 
-    rotate = commands.add_parser("rotate", help="re-encrypt every value under the active key")
+    rotate = commands.add_parser(
+        "rotate",
+        help="re-encrypt every value under the active key",
+        description="Re-encrypt every value of every provisioner file under the active key.",
+    )
     _conf_option(rotate, keystore=True)
     rotate.add_argument(
-        "--retire", action="store_true", help="then remove keys no value uses any more"
+        "--retire",
+        action="store_true",
+        help="then remove keys no value uses any more (default: keep them)",
     )
     rotate.set_defaults(func=_reporting(_rotate))
 
-    verify = commands.add_parser("verify", help="check that every encrypted value decrypts")
+    verify = commands.add_parser(
+        "verify",
+        help="check that every encrypted value decrypts",
+        description="Decrypt every encrypted value and report each; exit status 1 if one fails.",
+    )
     _conf_option(verify, keystore=True)
     verify.set_defaults(func=_reporting(_verify))
 
@@ -117,7 +170,10 @@ def _reporting(command: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 
 def _conf_option(parser: argparse.ArgumentParser, *, keystore: bool = False) -> None:
     parser.add_argument(
-        "--conf", type=Path, default=Path("conf"), help="configuration directory (default conf)"
+        "--conf",
+        type=Path,
+        default=Path("conf"),
+        help="the configuration directory, e.g. /etc/hubspot-rcs (default ./conf)",
     )
     if keystore:
         parser.add_argument(
@@ -142,6 +198,9 @@ def _key_set(args: argparse.Namespace) -> int:
     if not key:
         print("error: the key is empty", file=sys.stderr)
         return _USAGE
+    warning = None if args.generate else short_key_warning(key)
+    if warning:
+        print(warning, file=sys.stderr)
     update(args.conf / PROPERTIES_FILE, {"connectorserver.key": hash_key(key)})
     if "RCS_KEY_HASH" in os.environ:
         print("warning: RCS_KEY_HASH is set and overrides connectorserver.key", file=sys.stderr)
@@ -179,6 +238,15 @@ def _encrypt(args: argparse.Namespace) -> int:
     if not name.endswith(".json"):
         name = f"{PROVISIONER_PREFIX}{name}.json"
     path = args.conf / Path(name).name
+    if not path.is_file():
+        known = ", ".join(p.name for p in provisioner_files(args.conf)) or "none"
+        print(f"error: {path}: no such provisioner file (there are: {known})", file=sys.stderr)
+        return _FAILED
+    try:
+        check_confidential(path, args.property)
+    except PropertyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return _FAILED
     if args.value_file is not None:
         value = _strip_newline(args.value_file.read_text(encoding="utf-8"))
     else:
@@ -220,8 +288,16 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    files = provisioner_files(args.conf)
+    if not has_encrypted_values(files):
+        print(
+            f"nothing to verify: no provisioner file in {args.conf} holds an encrypted value "
+            "(plain-text secrets are encrypted when the server loads them)",
+            file=sys.stderr,
+        )
+        return _OK
     keystore = Keystore.load(_keystore(args))
-    reports = maintenance.verify(provisioner_files(args.conf), keystore)
+    reports = maintenance.verify(files, keystore)
     for report in reports:
         print(report)
     failed = sum(1 for r in reports if r.error)

@@ -150,7 +150,7 @@ def test_idm_names_in_filters_attributes_and_output(served: Served) -> None:
         {"_id": "9", "_rev": "1", "mail": "user0000009@example.com", "givenName": "First9"},
         {"_id": "7", "_rev": "1", "mail": "user0000007@example.com", "givenName": "First7"},
     ]
-    assert "remainingPagedResults" in result
+    assert "remainingPagedResults" in result["searchResult"]
     *by_mail, _ = lines(
         run(
             served,

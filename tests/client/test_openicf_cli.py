@@ -217,7 +217,7 @@ def openicf_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_info_lists_the_connectors_with_their_properties(openicf_stack: Stack) -> None:
-    result = client(openicf_stack.url, "openicf", "info")
+    result = client(openicf_stack.url, "openicf", "info", "--json")
     assert result.returncode == 0, result.stderr
     info: dict[str, Any] = json.loads(result.stdout)
     assert info["configurations"] == []  # the OpenICF wire has no named configurations
@@ -228,7 +228,7 @@ def test_info_lists_the_connectors_with_their_properties(openicf_stack: Stack) -
     )
     secrets = {p["name"] for p in hubspot["configurationProperties"] if p["confidential"]}
     assert {"clientSecret", "refreshToken"} <= secrets
-    json_info = json.loads(client(openicf_stack.url, "json", "info").stdout)
+    json_info = json.loads(client(openicf_stack.url, "json", "info", "--json").stdout)
     for ours, theirs in zip(info["connectors"], json_info["connectors"], strict=True):
         assert ours == theirs | {"objectClasses": []}
 

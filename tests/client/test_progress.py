@@ -107,5 +107,5 @@ async def test_a_terminal_gets_a_summary_with_the_objects_scanned(server_url: st
 async def test_a_pipe_gets_nothing_but_the_results(server_url: str) -> None:
     lines, err = await search(server_url, terminal=False)
     assert 1 < len(lines) < 301
-    assert "totalPagedResults" in json.loads(lines[-1])  # the SearchResult closes the output
+    assert "totalPagedResults" in json.loads(lines[-1])["searchResult"]  # it closes the output
     assert err == ""

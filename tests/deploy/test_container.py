@@ -1,8 +1,8 @@
 """The image, built from the Dockerfile and run as a container, in front of the emulator.
 
-The machine has no Docker engine: `container-smoke.sh` (in the shared tools beside the
-repository) builds with buildah on a local Debian base and runs with chroot isolation on the
-host's network and PID namespace. The test runs the image's own command as its own user with a
+No Docker engine is needed: `tools/container-image` makes a Debian base with debootstrap, builds
+the Dockerfile with buildah, and the test runs the image with chroot isolation on the host's
+network and PID namespace. The test runs the image's own command as its own user with a
 configuration directory mounted as an operator would (secrets typed in plain text, the rest from
 the environment), checks `/readyz` and the HEALTHCHECK command, talks to it with the client,
 stops it with SIGTERM as `docker stop` would, and checks what it left in the mount.
@@ -32,36 +32,41 @@ from emulator import EmulatorSettings, run_emulator
 from tests.conftest import KEY, command
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE = ROOT.parent / "shared" / "tools" / "container-smoke.sh"
-IMAGE = "localhost/hubspot-rcs:smoke"
+TOOL = ROOT / "tools" / "container-image"
+IMAGE = f"localhost/hubspot-rcs:test-{os.getpid()}"
+"""Its own tag: builds of other checkouts on the same machine do not replace it under us."""
 UID = 10001
 CONF = "/opt/rcs/conf"
 PROVISIONER = "provisioner.openicf-hubspot.json"
 
-pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("buildah") is None or os.geteuid() != 0,
-        reason="needs buildah, run as root (.ci/run installs buildah and debootstrap)",
-    ),
-    pytest.mark.skipif(
-        not SMOKE.exists(), reason=f"no {SMOKE.relative_to(ROOT.parent)} beside the repository"
-    ),
-]
+pytestmark = pytest.mark.skipif(
+    shutil.which("buildah") is None or shutil.which("debootstrap") is None or os.geteuid() != 0,
+    reason="needs buildah and debootstrap, run as root (.ci/run installs them)",
+)
 
 
 @pytest.fixture(scope="module")
-def image() -> dict[str, Any]:
-    """Build the image (the base once per machine); its configuration, as `cmd` prints it."""
-    for step in (["base"], ["build", str(ROOT)]):
-        result = subprocess.run(
-            [str(SMOKE), *step], capture_output=True, text=True, timeout=600, check=False
+def image() -> Iterator[dict[str, Any]]:
+    """Build the image (the base once per machine); its configuration, as `config` prints it."""
+    env = os.environ | {"RCS_IMAGE": IMAGE}
+    try:
+        for step in (["base"], ["build", str(ROOT)]):
+            result = subprocess.run(
+                [str(TOOL), *step],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+                env=env,
+            )
+            assert result.returncode == 0, f"container-image {step[0]}:\n{result.stderr[-3000:]}"
+        spec = subprocess.run(
+            [str(TOOL), "config"], capture_output=True, text=True, timeout=60, check=True, env=env
         )
-        assert result.returncode == 0, f"container-smoke.sh {step[0]}:\n{result.stderr[-3000:]}"
-    spec = subprocess.run(
-        [str(SMOKE), "cmd"], capture_output=True, text=True, timeout=60, check=True
-    )
-    config: dict[str, Any] = json.loads(spec.stdout)
-    return config
+        config: dict[str, Any] = json.loads(spec.stdout)
+        yield config
+    finally:
+        subprocess.run(["buildah", "rmi", IMAGE], capture_output=True, timeout=120, check=False)
 
 
 @pytest.fixture

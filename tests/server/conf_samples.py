@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.configuration import ConnectorKey
+from server import keyhash, properties
 
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 HUBSPOT_CONNECTOR = "org.forgerock.openicf.connectors.hubspot.HubspotConnector"
@@ -46,10 +47,18 @@ def confidential(ref: ConnectorKey) -> Collection[str]:
     return HUBSPOT_SECRETS
 
 
-def copy_conf(tmp_path: Path) -> Path:
-    """A private copy of the shipped `conf/` (without any keystore)."""
+SAMPLE_KEY_HASH = keyhash.hash_key("the-key-an-operator-set")
+
+
+def copy_conf(tmp_path: Path, *, with_key: bool = True) -> Path:
+    """A private copy of the shipped `conf/` (without any keystore); `with_key`: after
+    `hubspot-rcs key set`, as conf/README.md tells an operator (the sample ships no key)."""
     target = tmp_path / "conf"
     shutil.copytree(REPO_CONF, target, ignore=shutil.ignore_patterns("keys", "README.md"))
+    if with_key:
+        properties.update(
+            target / "ConnectorServer.properties", {"connectorserver.key": SAMPLE_KEY_HASH}
+        )
     return target
 
 

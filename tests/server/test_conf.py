@@ -33,6 +33,7 @@ from tests.server.conf_samples import (
     HUBSPOT_CONNECTOR,
     REPO_CONF,
     SAMPLE_ENV,
+    SAMPLE_KEY_HASH,
     SEED_PROPERTIES,
     confidential,
     copy_conf,
@@ -46,14 +47,34 @@ def conf_dir(tmp_path: Path) -> Path:
     return copy_conf(tmp_path)
 
 
+JAVA_CHANGEIT = "lmA6bMfENJGlIDbfrVtklXFK32s="  # the Java RCS's shipped connectorserver.key
+
+
 def issues_of(error: pytest.ExceptionInfo[ConfigurationError]) -> list[str]:
     return [str(issue) for issue in error.value.issues]
 
 
+def test_the_shipped_sample_has_no_key_so_changeit_opens_nothing(tmp_path: Path) -> None:
+    conf_dir = copy_conf(tmp_path, with_key=False)
+    with pytest.raises(ConfigurationError) as error:
+        load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
+    assert issues_of(error) == [
+        f"{conf_dir / 'ConnectorServer.properties'}: connectorserver.key: the shared key's hash "
+        f"is required; run hubspot-rcs key set --conf {conf_dir}"
+    ]
+
+
+def test_a_java_rcs_changeit_hash_is_named_in_a_warning(conf_dir: Path) -> None:
+    update(conf_dir / "ConnectorServer.properties", {"connectorserver.key": JAVA_CHANGEIT})
+    loaded = load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
+    assert any("default key `changeit`" in w for w in loaded.warnings)
+
+
 def test_shipped_sample_loads_and_is_left_alone(conf_dir: Path) -> None:
+    key_hash = SAMPLE_KEY_HASH
     before = provisioner(conf_dir).read_bytes()
     loaded = load_conf(conf_dir, SAMPLE_ENV, confidential=confidential)
-    assert loaded.settings == ServerSettings(key_hash="lmA6bMfENJGlIDbfrVtklXFK32s=")
+    assert loaded.settings == ServerSettings(key_hash=key_hash)
     hubspot = loaded.configurations["hubspot"]
     props = hubspot.configurationProperties
     assert props["clientId"] == "client-id-from-env"
@@ -66,7 +87,7 @@ def test_shipped_sample_loads_and_is_left_alone(conf_dir: Path) -> None:
     # Secrets from substitution stay where they are: the file keeps its tokens.
     assert provisioner(conf_dir).read_bytes() == before
     assert loaded.encrypted == ()
-    assert any("default key `changeit`" in w for w in loaded.warnings)
+    assert loaded.warnings == ()
     assert set(loaded.files) == {conf_dir / "ConnectorServer.properties", provisioner(conf_dir)}
     assert not (conf_dir / "keys").exists()  # no secret needed encrypting: no keystore
 
@@ -314,7 +335,7 @@ def test_missing_key_and_client_mode_are_refused(conf_dir: Path) -> None:
         f"{properties}: connectorserver.url: client mode (the server dialling IDM) is not "
         "supported; remove it and let IDM connect to this server",
         f"{properties}: connectorserver.key: the shared key's hash is required; run "
-        "`hubspot-rcs key set`",
+        f"hubspot-rcs key set --conf {conf_dir}",
     ]
 
 

@@ -119,9 +119,9 @@ async def test_the_demo_serves_hubspot_and_stops_on_ctrl_c(tmp_path: Path) -> No
         *smiths, result = run_printed(commands[1], tmp_path)
         assert smiths and {c["lastname"] for c in smiths} == {"Smith"}
         assert all(set(c) >= {"_id", "email", "firstname"} for c in smiths)
-        assert "remainingPagedResults" in result
+        assert "remainingPagedResults" in result["searchResult"]
         *companies, result = run_printed(commands[2], tmp_path)
-        assert len(companies) == 5 and result["pagedResultsCookie"]
+        assert len(companies) == 5 and result["searchResult"]["pagedResultsCookie"]
         assert all(set(c) == {"_id", "_rev", "name", "domain"} for c in companies)
         [uid] = run_printed(commands[3], tmp_path)
 

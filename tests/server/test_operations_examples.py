@@ -31,7 +31,9 @@ def examples() -> list[str]:
     found = []
     for line in text.splitlines():
         line = re.sub(r"\s+#.*$", "", line.strip())
-        if line.startswith("hubspot-rcs-client ") and " script " not in line:
+        # `> page1.jsonl` and `$cookie` are the shell's: tests/docs/test_examples.py runs the
+        # block as written; here each line runs alone, the cookie put in by the test.
+        if line.startswith("hubspot-rcs-client ") and " script " not in line and " > " not in line:
             found.append(line)
     return found
 
@@ -39,6 +41,8 @@ def examples() -> list[str]:
 def run(line: str, url: str, cwd: Path) -> list[Any]:
     """Run a documented `hubspot-rcs-client ...` line against the server at `url`."""
     client = shlex.join([*command("hubspot-rcs-client"), "--url", url])
+    if line.split()[1:] == ["info"]:
+        line += " --json"  # as written it prints a table (run as written by tests/docs)
     return run_printed(f"{client} {line.removeprefix('hubspot-rcs-client ')}", cwd)
 
 
@@ -57,9 +61,9 @@ def test_the_client_examples_run_against_the_demo(tmp_path: Path) -> None:
     try:
         banner(demo)
         *_, first = run("hubspot-rcs-client search hubspot contact --page-size 100", url, tmp_path)
-        cookie = first["pagedResultsCookie"]
+        cookie = first["searchResult"]["pagedResultsCookie"]
         for line in examples():
-            outputs[line] = run(line.replace("<pagedResultsCookie>", cookie), url, tmp_path)
+            outputs[line] = run(line.replace('"$cookie"', cookie), url, tmp_path)
         created = next(out for line, out in outputs.items() if " create " in line)[0]["value"]
         by_email = "--query-filter 'email eq \"ann@example.com\"'"
         *anns, _ = run(f"hubspot-rcs-client search hubspot contact {by_email}", url, tmp_path)

@@ -21,6 +21,7 @@ from server.secrets.jsonedit import replace_value
 from server.secrets.keystore import Keystore
 from tests.server.conf_samples import (
     SAMPLE_ENV,
+    SAMPLE_KEY_HASH,
     confidential,
     copy_conf,
     provisioner,
@@ -64,9 +65,7 @@ def test_key_set_from_stdin_keeps_the_rest_of_the_file(conf_dir: Path, run: Runn
     assert verify_key(stored, "n3w-shared-key")
     after = properties.read_text(encoding="utf-8").splitlines()
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
-    assert changed == [
-        ("connectorserver.key=lmA6bMfENJGlIDbfrVtklXFK32s=", f"connectorserver.key={stored}")
-    ]
+    assert changed == [(f"connectorserver.key={SAMPLE_KEY_HASH}", f"connectorserver.key={stored}")]
     loaded = load_conf(conf_dir, SAMPLE_ENV)
     assert loaded.settings.key_hash == stored
     assert not any("connectorserver.key" in w for w in loaded.warnings)
@@ -202,9 +201,59 @@ def test_verify_fails_on_a_tampered_value(conf_dir: Path, run: Runner) -> None:
 
 
 def test_without_a_keystore(conf_dir: Path, run: Runner) -> None:
-    status, _, err = run("secrets", "verify", "--conf", str(conf_dir))
+    status, _, err = run("secrets", "rotate", "--conf", str(conf_dir))
     assert status == 1
     assert "keystore not found" in err
+
+
+def test_verify_with_nothing_encrypted_says_so(conf_dir: Path, run: Runner) -> None:
+    status, out, err = run("secrets", "verify", "--conf", str(conf_dir))
+    assert status == 0 and out == ""
+    assert err == (
+        f"nothing to verify: no provisioner file in {conf_dir} holds an encrypted value "
+        "(plain-text secrets are encrypted when the server loads them)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("property_name", "says"),
+    [
+        (
+            "clientSecrt",
+            "clientSecrt is not a property of configuration 'hubspot': did you mean "
+            "clientSecret? its confidential configurationProperties are clientSecret, "
+            "refreshToken",
+        ),
+        (
+            "clientId",
+            "clientId is a property, but not a confidential one, of configuration 'hubspot': "
+            "its confidential configurationProperties are clientSecret, refreshToken",
+        ),
+    ],
+)
+def test_encrypt_refuses_a_property_that_is_not_confidential(
+    conf_dir: Path, run: Runner, property_name: str, says: str
+) -> None:
+    before = provisioner(conf_dir).read_bytes()
+    status, out, err = run(
+        "secrets", "encrypt", "--conf", str(conf_dir), "--file", "hubspot",
+        "--property", property_name, "--write", stdin="s3cret",
+    )  # fmt: skip
+    assert status == 1 and out == ""
+    assert err == f"error: {says}\n"
+    assert provisioner(conf_dir).read_bytes() == before
+    assert not (conf_dir / "keys").exists()  # refused before anything was made
+
+
+def test_key_set_warns_on_a_short_key(conf_dir: Path, run: Runner) -> None:
+    status, _, err = run("key", "set", "--conf", str(conf_dir), stdin="changeit\n")
+    assert status == 0
+    assert err.splitlines()[0] == (
+        "warning: the key has 8 characters; a shared key of 16 or more is much harder to guess "
+        "(hubspot-rcs key set --generate makes a random one)"
+    )
+    status, _, err = run("key", "set", "--conf", str(conf_dir), stdin="x" * 16 + "\n")
+    assert status == 0 and "warning" not in err
 
 
 def test_keystore_option_for_a_mounted_secret(conf_dir: Path, tmp_path: Path, run: Runner) -> None:
