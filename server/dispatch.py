@@ -2,7 +2,7 @@
 
 Each operation kind maps to the SPI operation that implements it (docs/openicf.md §1.4); a
 connector that lacks it answers `java.lang.UnsupportedOperationException`, as the Java framework
-does. Two rules from the lead's design: `get` on a connector without `GetOp` is a search for
+does. Two rules of our own: `get` on a connector without `GetOp` is a search for
 `__UID__`, and ADD/REMOVE updates need `UpdateAttributeValuesOp`.
 
 The answer goes to an `AnswerSink` as typed values (the objects of each connector page, sync
