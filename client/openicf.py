@@ -111,6 +111,18 @@ def configured(
     the pool, the results handlers and the operation timeouts are set too. A property the
     connector lacks, or a value its type cannot hold, is a `ConfigurationException` naming it.
     """
+    sealed = [
+        name
+        for name, value in configuration.configurationProperties.items()
+        if isinstance(value, dict) and "$crypto" in value
+    ]
+    if sealed:
+        raise ConfigurationException(
+            f"{', '.join(sealed)}: encrypted at rest ($crypto) in this file, which only the "
+            "server that holds its key can read; on the OpenICF protocol the client sends every "
+            "value itself, so give a file with the plain values, or use --protocol json to name "
+            "the server's configuration"
+        )
     try:
         api = objects.set_property_values(default, configuration.configurationProperties)
     except WireFormatError as exc:

@@ -142,6 +142,16 @@ def test_the_session_id_is_the_sha1_of_our_public_key() -> None:
     assert handshake_message() is hello  # one per process: every socket of a group shares it
 
 
+def test_a_value_encrypted_at_rest_is_refused_with_what_to_do() -> None:
+    api = _defaults("04-create-get")["org.identityconnectors.testconnector.TstStatefulConnector"]
+    sealed = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "AAAA"}}}
+    encrypted = InlineConfiguration.model_validate(
+        {"configurationProperties": {"tstField": sealed}}
+    )
+    with pytest.raises(ConfigurationException, match=r"tstField: encrypted at rest .*plain values"):
+        configured(api, encrypted)
+
+
 def test_a_property_the_connector_lacks_is_named() -> None:
     api = _defaults("04-create-get")["org.identityconnectors.testconnector.TstStatefulConnector"]
     wrong = InlineConfiguration.model_validate({"configurationProperties": {"nope": 1}})
