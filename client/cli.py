@@ -46,6 +46,7 @@ from client.queryfilter import QueryFilterError, parse_query_filter
 from client.status import connector_of, system_status, systems_status
 from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
 from protocol.errors import ConfigurationException, ConnectorException, UnknownUidException
+from protocol.heap import settle_after_startup
 from protocol.values import (
     Attributes,
     AttributeValue,
@@ -732,6 +733,7 @@ def _fail(message: str, status: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # a wrong command line: argparse's message, status 2
+    settle_after_startup()
     try:
         prepare(args)
         asyncio.run(run(args, Writer(sys.stdout)))

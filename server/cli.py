@@ -32,6 +32,7 @@ from pathlib import Path
 from connector.registry import ConnectorRegistry
 from protocol.configuration import ConnectorKey
 from protocol.errors import ConnectorException
+from protocol.heap import settle_after_startup
 from protocol.values import GuardedString
 from server import logs
 from server.app import ConnectorServer, HostedConfiguration
@@ -172,6 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("conf.warning", detail=warning)
     try:
         daemon = _Daemon(loaded, registry)
+        settle_after_startup()
         asyncio.run(daemon.run())
     except ConnectorException as error:
         print(f"{error.wire_class}: {error.message}", file=sys.stderr)
