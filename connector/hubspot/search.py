@@ -14,8 +14,8 @@ came from, plus how many objects of that page were consumed (or, for keyset sear
 last id). `pageSize` counts objects after the local filter; `pagedResultsOffset` (from 1) skips
 that many minus one matches.
 
-A full read (no pageSize) fetches the next HubSpot page while the current one is being sent:
-at most one page ahead.
+A full read (no pageSize) asks for the next HubSpot page as soon as one arrives, while the
+pages before it are read and sent: at most two pages ahead.
 """
 
 from __future__ import annotations
@@ -342,30 +342,55 @@ class SearchRun:
         )
 
 
+READ_AHEAD = 2
+"""Pages a full read holds ahead of the one being sent, besides the one in flight."""
+
+
 async def _ahead(fetch: Fetch, cursor: str | None, *, prefetch: bool) -> AsyncIterator[Chunk]:
-    """HubSpot's pages from `cursor` on; with `prefetch`, the next is fetched while the
-    current one is consumed (one page ahead, no more)."""
-    task: asyncio.Task[Chunk] | None = asyncio.ensure_future(fetch(cursor))
-    try:
-        while task is not None:
-            chunk = await task
-            task = None
-            if chunk.next is not None and prefetch:
-                task = asyncio.ensure_future(fetch(chunk.next))
+    """HubSpot's pages from `cursor` on. With `prefetch`, a reader task asks for each next page
+    the moment the one before it arrives, at most READ_AHEAD pages ahead.
+
+    Each request needs the cursor of the page before it (docs/hubspot.md §1.3), so a full read
+    is a chain of calls, and HubSpot is idle between an answer and the next request. Asking
+    from the reader, not when the consumer wants the next page, keeps that gap to the time the
+    answer takes to parse instead of the time a page takes to send."""
+    if not prefetch:
+        while True:
+            chunk = await fetch(cursor)
             yield chunk
             if chunk.next is None:
                 return
-            if task is None:
-                task = asyncio.ensure_future(fetch(chunk.next))
+            cursor = chunk.next
+    pages: asyncio.Queue[Chunk | BaseException] = asyncio.Queue(maxsize=READ_AHEAD - 1)
+
+    async def read(cursor: str | None) -> None:
+        following: asyncio.Future[Chunk] | None = None
+        try:
+            chunk = await fetch(cursor)
+            while True:
+                if chunk.next is not None:  # asked for before this page waits for room
+                    following = asyncio.ensure_future(fetch(chunk.next))
+                await pages.put(chunk)
+                if following is None:
+                    return
+                chunk, following = await following, None
+        except Exception as exc:  # the consumer raises it, where a lone fetch would
+            await pages.put(exc)
+        finally:
+            if following is not None:
+                following.cancel()
+
+    reader = asyncio.create_task(read(cursor))
+    try:
+        while True:
+            item = await pages.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item.next is None:
+                return
     finally:
-        if task is not None and not task.done():
-            task.cancel()
-            task.add_done_callback(_consume)
-
-
-def _consume(task: asyncio.Task[Chunk]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so that an unused prefetch never warns
+        reader.cancel()  # a cancelled or abandoned read stops the call in flight
 
 
 def _next_after(body: dict[str, Any]) -> str | None:

@@ -3,13 +3,16 @@ filter over every object gives; paging, cookies, sorting, counts and the 10,000 
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import pytest
 
 from connector.hubspot import HubspotConnector
+from connector.hubspot.search import READ_AHEAD
 from emulator import Emulator, EmulatorSettings
+from protocol.errors import InvalidAttributeValueException
 from protocol.filters import (
     And,
     Contains,
@@ -355,3 +358,74 @@ async def test_random_filters_are_exact(connector: HubspotConnector) -> None:
         got = ids(await read_all(connector, "contact", node))
         assert sorted(got) == expected, node.model_dump_json()
         assert len(got) == len(set(got))
+
+
+LIST = "/crm/v3/objects/contacts"
+TEN_PAGES = EmulatorSettings(contacts=1000, companies=1, seed=6, rate_limits_enabled=False)
+
+
+def list_calls(emu: Emulator) -> int:
+    return len([r for r in emu.requests_to(LIST) if r.method == "GET" and r.path == LIST])
+
+
+async def settled(emu: Emulator, expected: int) -> int:
+    """The list calls made, once `expected` have been made (or ten seconds have passed) and
+    a moment more has shown no others follow."""
+    for _ in range(200):
+        if list_calls(emu) >= expected:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    return list_calls(emu)
+
+
+@pytest.mark.parametrize("emulator_settings", [TEN_PAGES])
+async def test_a_full_read_asks_for_pages_ahead_of_its_consumer_and_no_further(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    pages = connector.search("contact", None, OperationOptions())
+    first = await anext(pages)
+    assert len(first.objects) == 100
+    # While the first page is with its consumer: two pages wait, and a third has been asked for.
+    assert await settled(emu, 1 + READ_AHEAD + 1) == 1 + READ_AHEAD + 1
+    rest = [obj async for page in pages for obj in page.objects]
+    assert len(first.objects) + len(rest) == 1000
+    assert list_calls(emu) == 10
+
+
+@pytest.mark.parametrize("emulator_settings", [TEN_PAGES])
+async def test_a_paged_search_reads_no_further_than_its_page(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    pages = connector.search("contact", None, OperationOptions(pageSize=100))
+    assert isinstance(pages, AsyncGenerator)
+    assert len((await anext(pages)).objects) == 100
+    assert await settled(emu, 2) == 1
+    await pages.aclose()
+
+
+@pytest.mark.parametrize("emulator_settings", [TEN_PAGES])
+async def test_a_failure_ahead_reaches_the_consumer_after_the_pages_before_it(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    emu.faults.add(status=400, skip=3, count=1, path_prefix=LIST, method="GET")
+    seen: list[ConnectorObject] = []
+
+    async def read() -> None:
+        async for page in connector.search("contact", None, OperationOptions()):
+            seen.extend(page.objects)
+
+    with pytest.raises(InvalidAttributeValueException):
+        await read()
+    assert len(seen) == 300
+
+
+@pytest.mark.parametrize("emulator_settings", [TEN_PAGES])
+async def test_a_read_left_early_stops_reading_ahead(
+    connector: HubspotConnector, emu: Emulator
+) -> None:
+    pages = connector.search("contact", None, OperationOptions())
+    assert isinstance(pages, AsyncGenerator)
+    await anext(pages)
+    await pages.aclose()
+    assert await settled(emu, 1 + READ_AHEAD + 1) <= 1 + READ_AHEAD + 1
