@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Final
 
+import orjson
 from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 
 from protocol.errors import ConnectorException, ProtocolError
@@ -21,6 +22,7 @@ from protocol.frames import (
     ResponseBody,
     ResponseFrame,
 )
+from protocol.values import GUARDED_KEY, ConnectorObject, GuardedString
 
 _REQUEST: Final = TypeAdapter(RequestFrame)
 _RESPONSE: Final = TypeAdapter(ResponseFrame)
@@ -162,6 +164,34 @@ def _explain(text: str | bytes) -> FrameError:
 def encode(frame: Frame) -> str:
     """Serialise a frame: aliases on the wire, absent fields left out."""
     return frame.model_dump_json(by_alias=True, exclude_none=True)
+
+
+_OBJECT: Final = ConnectorObject.__pydantic_serializer__
+
+
+def _guarded(value: object) -> dict[str, str]:
+    if isinstance(value, GuardedString):
+        return {GUARDED_KEY: value.reveal()}
+    raise TypeError  # orjson then raises, and the object goes the way every frame goes
+
+
+def encode_object(obj: ConnectorObject) -> bytes:
+    """One ConnectorObject as `encode` writes it inside a frame, byte for byte, at half the
+    cost: a search part holds thousands of them (docs/benchmarks.md, "full read")."""
+    uid = obj.uid
+    data: dict[str, Any] = {
+        "objectClass": obj.objectClass,
+        "uid": {"value": uid.value}
+        if uid.revision is None
+        else {"value": uid.value, "revision": uid.revision},
+    }
+    if obj.name is not None:
+        data["name"] = obj.name
+    data["attributes"] = obj.attributes
+    try:
+        return orjson.dumps(data, default=_guarded)
+    except orjson.JSONEncodeError:  # an int past 64 bits, a value of a type of its own
+        return _OBJECT.to_json(obj, by_alias=True, exclude_none=True)
 
 
 def error_response(exc: BaseException) -> ErrorResponse:

@@ -31,14 +31,13 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from connector.ratelimit import TokenBucket
-from protocol.codec import FrameError, decode, encode, error_frame
+from protocol.codec import FrameError, decode, encode, encode_object, error_frame
 from protocol.errors import ConnectorException, ProtocolError, RetryableException
 from protocol.frames import (
     PROTOCOL_VERSION,
@@ -66,8 +65,6 @@ log = get_logger("server.connection")
 
 SendText = Callable[[bytes], Awaitable[None]]
 """Send one frame's UTF-8 text and wait until the socket has room (flow control)."""
-
-_OBJECT_JSON: Final = ConnectorObject.__pydantic_serializer__
 
 
 @dataclass(frozen=True)
@@ -119,7 +116,7 @@ class JsonSink:
         batch: list[bytes] = []
         size = 0
         for obj in objects:
-            data = _OBJECT_JSON.to_json(obj, by_alias=True, exclude_none=True)
+            data = encode_object(obj)
             if batch and (len(batch) >= limits.max_objects or size + len(data) > limits.max_bytes):
                 await self._part(batch)
                 batch, size = [], 0

@@ -8,9 +8,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.codec import decode, encode
+from protocol.codec import decode, encode, encode_object
 from protocol.errors import ProtocolError
-from protocol.frames import RequestFrame, ResponseFrame
+from protocol.frames import (
+    OperationResponse,
+    RequestFrame,
+    ResponseBody,
+    ResponseFrame,
+    SearchOpResponse,
+)
+from protocol.values import ConnectorObject, GuardedString, Uid
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -89,3 +96,32 @@ def test_near_frames(value: Any) -> None:
 def test_deep_nesting_is_refused_not_crashed() -> None:
     _check("[" * 100_000 + "]" * 100_000)
     _check('{"messageId": 1, "request": ' + '{"a":' * 5000 + "1" + "}" * 5001)
+
+
+attribute_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()  # past 64 bits too
+    | st.floats()  # NaN and the infinities too
+    | st.text()
+    | st.text().map(GuardedString)
+)
+connector_objects = st.builds(
+    ConnectorObject.model_construct,
+    objectClass=st.text(min_size=1),
+    uid=st.builds(Uid, value=st.text(min_size=1), revision=st.none() | st.text()),
+    name=st.none() | st.text(),
+    attributes=st.dictionaries(st.text(), st.lists(attribute_values, max_size=4), max_size=6),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(connector_objects)
+def test_encode_object_writes_what_encode_writes(obj: ConnectorObject) -> None:
+    """The search path's fast encoding is the codec's, byte for byte, for every value type."""
+    part = SearchOpResponse(sequence=1, connectorObjects=[obj])
+    frame = ResponseFrame(
+        messageId=1, response=ResponseBody(operation=OperationResponse(search=part))
+    )
+    whole = encode(frame).encode()
+    assert b'"connectorObjects":[' + encode_object(obj) + b"]" in whole

@@ -10,7 +10,7 @@ import pytest
 
 from connector.base import Connector, ConnectorContext, SearchOp, SearchPage, SharedResources
 from connector.memory import MemoryConfiguration, MemoryConnector, MemoryStore, seed_object
-from protocol.codec import decode, encode
+from protocol.codec import decode, encode, encode_object
 from protocol.configuration import ResultsHandlerConfiguration
 from protocol.errors import UnsupportedOperationException
 from protocol.filters import Filter
@@ -67,9 +67,7 @@ async def run(connector: Any, op: OperationRequest, max_objects: int = 100) -> R
 
 def test_a_search_part_is_what_the_codec_would_write() -> None:
     objects = [seed_object("contact", n) for n in (1, 2)]
-    serialised = [
-        connection._OBJECT_JSON.to_json(o, by_alias=True, exclude_none=True) for o in objects
-    ]
+    serialised = [encode_object(o) for o in objects]
     part = SearchOpResponse(sequence=3, connectorObjects=objects)
     frame = ResponseFrame(
         messageId=12, response=ResponseBody(operation=OperationResponse(search=part))
