@@ -52,10 +52,16 @@ async def running_emulator(flags: list[str]) -> AsyncIterator[dict[str, Any]]:
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError("the emulator did not start")
-            yield json.loads(ready.read_text())
+            yield json.loads(ready.read_text()) | {"pid": process.pid}
         finally:
             process.terminate()
             await process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a running process has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def configuration_properties(info: dict[str, Any], **overrides: str) -> dict[str, Any]:
