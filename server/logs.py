@@ -8,11 +8,14 @@ never reach a log (§B2). Code must not log them in the first place; the net cat
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -52,6 +55,52 @@ def processors(renderer: Processor) -> list[Processor]:
     return [*_SHARED, structlog.processors.format_exc_info, renderer]
 
 
+class LogStream(io.TextIOBase):
+    """The stream log lines go to, which outlives its reader.
+
+    When nothing reads the server's stdout any more (a log collector that died, `serve | head`),
+    a write fails with EPIPE. Raised where a line is logged, that failure would stop whatever
+    logged it: the SIGTERM handler (the server then ignored every signal), a drain, an
+    operation. Instead the first failure is said once on stderr, stdout is pointed at
+    /dev/null (so the interpreter's own flush at exit does not fail again), and the server goes
+    on without its log.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self.lost: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if self.lost is None:
+            try:
+                return self._stream.write(text)
+            except OSError as exc:
+                self._lose(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lost is None:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._lose(exc)
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def _lose(self, exc: OSError) -> None:
+        self.lost = exc
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(
+                f"hubspot-rcs: the log cannot be written ({exc.strerror or exc}); the server "
+                "goes on without it\n"
+            )
+            sys.stderr.flush()
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+
 class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Ours on the root logger: `configure` replaces it, and leaves other handlers alone."""
 
@@ -64,7 +113,7 @@ def configure(level: str = "info", log_format: str = "auto", stream: TextIO | No
     collector reading stdout sees one format (structlog: "logging-best-practices",
     "standard-library"). The level filters both.
     """
-    out = stream or sys.stdout
+    out = cast(TextIO, LogStream(stream or sys.stdout))
     use_console = log_format == "console" or (log_format == "auto" and out.isatty())
     renderer: Processor = (
         structlog.dev.ConsoleRenderer(colors=False)

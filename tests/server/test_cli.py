@@ -94,3 +94,21 @@ def health(conf: Path, port: int, *options: str) -> subprocess.CompletedProcess[
         check=False,
         env=os.environ | {"RCS_PORT": str(port)},
     )
+
+
+def test_a_server_whose_log_reader_went_away_still_stops_on_sigterm(tmp_path: Path) -> None:
+    """Nothing reads stdout any more (a log collector died): the server says so once on stderr,
+    and SIGTERM still drains and stops it."""
+    write_conf(tmp_path, seed=1)
+    process = serve(tmp_path)
+    try:
+        next_event(process, "server.listening")
+        assert process.stdout is not None
+        process.stdout.close()  # the reader goes away: the next log line meets EPIPE
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert process.stderr is not None
+        assert "the log cannot be written (Broken pipe)" in process.stderr.read()
+    finally:
+        process.kill()
+        process.wait()
