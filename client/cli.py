@@ -43,6 +43,7 @@ from client.idmnames import ObjectType, object_type
 from client.output import Writer, info_table
 from client.progress import Progress
 from client.queryfilter import QueryFilterError, parse_query_filter
+from client.rawparts import object_dicts
 from client.status import connector_of, system_status, systems_status
 from protocol.configuration import ConfigurationRef, ConnectorKey, InlineConfiguration
 from protocol.errors import ConfigurationException, ConnectorException, UnknownUidException
@@ -376,8 +377,10 @@ async def cmd_search(client: RcsClient, args: argparse.Namespace, out: Writer) -
     async with search as results:
         try:
             async for page in results.pages():
-                shown = page if declared is None else [declared.idm_dict(o) for o in page]
-                out.documents(shown)
+                if declared is None:
+                    out.object_lines(page)
+                else:
+                    out.documents([declared.idm_dict(o) for o in object_dicts(page)])
                 progress.update(results.count, results.scanned)
         finally:
             progress.done(results.count, results.scanned, complete=results.result is not None)

@@ -1,23 +1,22 @@
-"""Search results as the wire's JSON, for printing: parsed once (orjson), never validated into
-models and dumped back.
+"""Search results as the wire's JSON, for printing: each object's text as the server wrote it,
+its shape checked, never validated into models and dumped back.
 
 Where a search's objects are only to be printed (`hubspot-rcs-client search`), turning each one
 into a pydantic `ConnectorObject` and then back into JSON is most of the client's time (see
 docs/benchmarks.md). A `RawSearch` registers its request with the client's reader, which hands
-it each search part as parsed JSON (client/rawparts.py). Every other frame of the request (an
-error, a frame whose layout this does not recognise) takes the ordinary path.
+it each search part as lines of JSON text (client/rawparts.py). Every other frame of the request
+(an error, a frame whose layout this does not recognise) takes the ordinary path.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from client.connection import Facade, RcsClient, _Stream
-from client.rawparts import RawObject, RawPart
+from client.rawparts import ObjectLine, RawPart, object_lines
 from protocol.codec import FrameError, exception_from
 from protocol.filters import Filter
 from protocol.frames import RequestBody, ResponseFrame, SearchOpRequest
@@ -25,7 +24,7 @@ from protocol.values import OperationOptions, SearchResult
 
 
 class RawSearch(_Stream):
-    """A search whose objects arrive as dicts, page by page; `result` at the end.
+    """A search whose objects arrive as lines of JSON text, page by page; `result` at the end.
 
     Cancelled when left before its end, like `SearchResults`."""
 
@@ -37,7 +36,7 @@ class RawSearch(_Stream):
         self.count = 0
         self.scanned: int | None = None
 
-    async def pages(self) -> AsyncIterator[list[RawObject]]:
+    async def pages(self) -> AsyncIterator[list[ObjectLine]]:
         """The objects part by part, as the server sent them."""
         while not self.done:
             objects, result = self._part(await self._next_frame())
@@ -46,7 +45,7 @@ class RawSearch(_Stream):
                 self._finish()
             elif result is not None:  # the wire's JSON, checked as strictly as any frame
                 try:
-                    self.result = SearchResult.model_validate_json(orjson.dumps(result))
+                    self.result = SearchResult.model_validate_json(result)
                 except ValidationError as exc:
                     self._finish()
                     raise FrameError(
@@ -58,7 +57,7 @@ class RawSearch(_Stream):
             if objects:
                 yield objects
 
-    def _part(self, frame: RawPart | ResponseFrame) -> tuple[list[RawObject], Any]:
+    def _part(self, frame: RawPart | ResponseFrame) -> tuple[list[ObjectLine], Any]:
         if isinstance(frame, RawPart):
             if frame.error is not None:
                 self._finish()
@@ -79,12 +78,7 @@ class RawSearch(_Stream):
             o.model_dump(mode="json", by_alias=True, exclude_none=True)
             for o in search.connectorObjects
         ]
-        return objects, search.result
-
-
-def dumps_lines(objects: Sequence[Any]) -> str:
-    """JSON lines, one an object, each serialised once."""
-    return b"".join(orjson.dumps(o) + b"\n" for o in objects).decode()
+        return object_lines(objects), search.result
 
 
 def raw_search(

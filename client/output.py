@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from client.fastpath import dumps_lines
+from client.rawparts import ObjectLine, object_dicts
 from protocol.frames import ControlResponse
 
 SEARCH_RESULT = "searchResult"
@@ -30,10 +30,15 @@ class Writer:
         self.out.write(self.text(value) + "\n")
 
     def documents(self, values: Sequence[Any]) -> None:
+        self.out.write("".join(self.text(v) + "\n" for v in values))
+
+    def object_lines(self, lines: list[ObjectLine]) -> None:
+        """A search's page: on a pipe, each object's text as the server wrote it (one line
+        each, client/fastpath.py); on a terminal, indented."""
         if self.pretty:
-            self.out.write("".join(self.text(v) + "\n" for v in values))
-        else:  # a search's pages: each object serialised once (client/fastpath.py)
-            self.out.write(dumps_lines(values))
+            self.documents(object_dicts(lines))
+        elif lines:
+            self.out.write(b"\n".join(lines).decode() + "\n")
 
     def search_result(self, result: Any) -> None:
         self.document({SEARCH_RESULT: result})
