@@ -13,7 +13,9 @@ access token and the same rate limiter. `request()` is the one way out:
    say (`_wait_for`), with jitter, at most `maxRetries` times; so are timeouts and dropped
    connections;
 4. a call that is not idempotent (a create) is never resent blindly: after an ambiguous
-   failure (no answer, or a 5xx) the caller's `recover` looks the object up first;
+   failure (no answer, or a 5xx) the caller's `recover` looks the object up first, told when
+   that attempt ended and whether HubSpot may still be carrying one of them out (`Uncertain`);
+   a lookup that fails says the create may have happened;
 5. what is left becomes an ICF exception (errors.py).
 
 Cancellation goes straight through: the server cancels the task, and the call in flight stops.
@@ -35,14 +37,17 @@ import structlog
 
 from connector.base import ConnectorContext, PersistProperty, SharedResources
 from connector.hubspot.configuration import HubspotConfiguration
-from connector.hubspot.errors import error_for, transport_error
+from connector.hubspot.errors import GAVE_UP_STATUSES, error_for, transport_error
 from connector.hubspot.metrics import ConfigurationMetrics, HubspotMetrics
 from connector.hubspot.ratelimit import RateLimiter
 from connector.hubspot.retry import Attempt, decide
 from connector.hubspot.tls import pinned_self_signed, ssl_context
 from protocol.errors import (
     ConnectorException,
+    ConnectorIOException,
+    ConnectorSecurityException,
     InvalidCredentialException,
+    RetryableException,
 )
 from protocol.values import GuardedString
 
@@ -54,6 +59,7 @@ TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a path, not a secret
 """v1 (`/oauth/v1/token`) is sunset on 2027-02-16; v3 takes the same form (docs/hubspot.md §3.2)."""
 
 _MAX_WAIT_S = 60.0
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _REFRESH_MARGIN_S = 300.0
 
 
@@ -64,8 +70,22 @@ class Response:
     """The JSON body, or None for 204 and bodies that are not JSON."""
 
 
-Recover = Callable[[], Awaitable[Response | None]]
-"""Looks up what an ambiguous create may have created; None means it was not created."""
+@dataclass(frozen=True, slots=True)
+class Uncertain:
+    """What a create's recovery knows of its attempts that may have been carried out."""
+
+    ended: float
+    """`time.monotonic()` when the last of them ended: whatever HubSpot did of an attempt that
+    it answered (a 5xx) or whose connection it closed, it did by then. Search lags that by its
+    indexing delay (docs/hubspot.md §1.7), so the wait for it runs from here."""
+    unfinished: bool
+    """Whether one of them was given up on while HubSpot may still be carrying it out (our
+    timeout, or a gateway's: 504, 524): it may be carried out at any later moment."""
+
+
+Recover = Callable[[Uncertain], Awaitable[Response | None]]
+"""Looks up what an ambiguous create may have created; None means it provably was not created
+(so it may be sent again)."""
 
 
 def _jitter(seconds: float) -> float:
@@ -322,6 +342,7 @@ class HubspotHttp(SharedResources):
         max_retries = self.config.maxRetries
         number = 0
         ambiguous = False  # an earlier attempt may have been carried out
+        unfinished = False  # ... and HubSpot may still be carrying it out
         refreshed_after = -1  # the token generation refused last; a later one is fresh
         while True:
             number += 1
@@ -362,8 +383,9 @@ class HubspotHttp(SharedResources):
             decision = decide(
                 Attempt(
                     status,
-                    # A refused connection never reached HubSpot; anything else may have.
-                    reached=not isinstance(failure, aiohttp.ClientConnectorError),
+                    # A connection refused, or not made in time, never carried the request to
+                    # HubSpot; anything else may have.
+                    reached=not isinstance(failure, _NOT_SENT),
                     policy=policy,
                     fresh_token=fresh,
                 ),
@@ -377,7 +399,10 @@ class HubspotHttp(SharedResources):
                 self.metrics.refused(policy)
             if decision.recover:
                 ambiguous = True
-                found = await self._recover(recover, action)
+                gave_up = isinstance(failure, TimeoutError) or status in GAVE_UP_STATUSES
+                unfinished = unfinished or gave_up
+                uncertain = Uncertain(ended=time.monotonic(), unfinished=unfinished)
+                found = await self._recover(recover, action, uncertain)
                 if found is not None:
                     return found
             if decision.next != "refresh":
@@ -430,10 +455,22 @@ class HubspotHttp(SharedResources):
             return _jitter(min(_MAX_WAIT_S, retry_after))
         return _backoff(attempt)
 
-    async def _recover(self, recover: Recover | None, action: str) -> Response | None:
+    async def _recover(
+        self, recover: Recover | None, action: str, uncertain: Uncertain
+    ) -> Response | None:
         if recover is None:
             raise ConnectorException(
                 f"the call to {action} may or may not have been carried out, and there is no "
                 "way to tell; it was not sent again"
             )
-        return await recover()
+        try:
+            return await recover(uncertain)
+        except (RetryableException, ConnectorIOException, ConnectorSecurityException) as exc:
+            # The lookup itself failed: what the create did is unknown, and must be said so
+            # (docs/hubspot-connector.md, "Creates and lost answers").
+            raise ConnectorException(
+                f"the call to {action} may have happened: it failed without an answer, and "
+                f"looking for what it made failed too ({exc.message}). It was not sent again; "
+                "check HubSpot before doing it again",
+                cause=exc,
+            ) from exc

@@ -83,11 +83,6 @@ async def test_reads_under_every_fault_lose_and_duplicate_nothing(
     assert sum(fired.values()) >= 8, fired  # the faults did happen
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, open: about one run in four, a company create whose answer was lost "
-    "is made twice under this storm (issue 12, item 3)",
-)
 @pytest.mark.parametrize("emulator_settings", [SOAK])
 async def test_create_storms_under_every_fault_make_each_object_once(
     make_connector: MakeConnector, emu: Emulator
