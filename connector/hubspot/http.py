@@ -8,10 +8,10 @@ access token and the same rate limiter. `request()` is the one way out:
 2. send with the current access token;
 3. what to do next is `retry.decide`'s answer, the one retry decision (the token refresh asks it
    too): a 401 refreshes the token and resends (docs/hubspot.md §3.1: tokens live 30 minutes,
-   and "expired" is a 401 EXPIRED_AUTHENTICATION), and only a fresh token refused means bad
-   credentials; 429, 423, 477 and 5xx are retried after the wait HubSpot's headers and window
-   say (`_wait_for`), with jitter, at most `maxRetries` times; so are timeouts and dropped
-   connections;
+   and "expired" is a 401 EXPIRED_AUTHENTICATION), and only a fresh token refused as invalid
+   means bad credentials (one that expired before its first use is refreshed again); 429, 423,
+   477 and 5xx are retried after the wait HubSpot's headers and window say (`_wait_for`), with
+   jitter, at most `maxRetries` times; so are timeouts and dropped connections;
 4. a call that is not idempotent (a create) is never resent blindly: after an ambiguous
    failure (no answer, or a 5xx) the caller's `recover` looks the object up first, told when
    that attempt ended and whether HubSpot may still be carrying one of them out (`Uncertain`);
@@ -380,6 +380,7 @@ class HubspotHttp(SharedResources):
                 failure = exc
             policy = body.get("policyName") if isinstance(body, Mapping) else None
             policy = policy if isinstance(policy, str) else None
+            category = body.get("category") if isinstance(body, Mapping) else None
             decision = decide(
                 Attempt(
                     status,
@@ -388,6 +389,7 @@ class HubspotHttp(SharedResources):
                     reached=not isinstance(failure, _NOT_SENT),
                     policy=policy,
                     fresh_token=fresh,
+                    expired=status == 401 and category == "EXPIRED_AUTHENTICATION",
                 ),
                 number=number,
                 max_retries=max_retries,
@@ -410,8 +412,10 @@ class HubspotHttp(SharedResources):
             if decision.next == "answer":
                 return Response(status or 0, body)
             if decision.next == "refresh":
-                # Expired (or revoked) access token: refresh and resend; not a retry.
-                number -= 1
+                # Expired (or revoked) access token: refresh and resend; not a retry, unless
+                # the token was fresh (retry.py).
+                if not decision.counted:
+                    number -= 1
                 refreshed_after = self.tokens.generation
                 self.tokens.invalidate(token)
                 continue
