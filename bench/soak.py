@@ -251,10 +251,17 @@ def report(figures: dict[str, Any]) -> str:
         shown.append(len(samples) - 1)
     for at, rss, fds, ops in (samples[i] for i in shown):
         lines.append(f"| {at / 60:.1f} | {rss:.1f} | {fds} | {ops:,} |")
-    done = ", ".join(f"{k} {v:,}" for k, v in sorted(figures["done"].items()))
+    counted = dict(figures["done"])
+    errors = {"memory": counted.pop("errors", 0), "HubSpot": counted.pop("hubspot errors", 0)}
+    done = ", ".join(f"{k} {v:,}" for k, v in sorted(counted.items()))
+    first = samples[0]
     lines += [
         "",
-        f"Done: {done}.",
+        f"Done: {done}. Operations that failed: {errors['memory']:,} on the in-memory "
+        f"connector, {errors['HubSpot']:,} on HubSpot (whose emulator injects faults).",
+        "",
+        f"Server memory {first[1]:.1f} MiB and {first[2]} open descriptors at the start, "
+        f"{last[1]:.1f} MiB and {last[2]} at the end.",
         "",
         f"Median memory of the middle third of the run {middle:.1f} MiB, of the last third "
         f"{end:.1f} MiB ({rss_growth:+.1%}); the highest sample {max(s[1] for s in samples):.1f} "
