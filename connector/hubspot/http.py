@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import aiohttp
@@ -59,7 +60,6 @@ TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a path, not a secret
 """v1 (`/oauth/v1/token`) is sunset on 2027-02-16; v3 takes the same form (docs/hubspot.md §3.2)."""
 
 _MAX_WAIT_S = 60.0
-_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _REFRESH_MARGIN_S = 300.0
 
 
@@ -86,6 +86,26 @@ class Uncertain:
 Recover = Callable[[Uncertain], Awaitable[Response | None]]
 """Looks up what an ambiguous create may have created; None means it provably was not created
 (so it may be sent again)."""
+
+
+class _Sending:
+    """One attempt's trace: whether its request was written. Until then (no connection, or
+    none free before the timeout) HubSpot never saw it, and a create may be sent again."""
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        self.written = False
+
+
+async def _written(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    sending = context.trace_request_ctx
+    if isinstance(sending, _Sending):
+        sending.written = True
 
 
 def _jitter(seconds: float) -> float:
@@ -302,10 +322,13 @@ class HubspotHttp(SharedResources):
                 limit=self.config.maximumConnections,
                 ssl=ssl_context(self.config, trusted_pem=pem),
             )
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_headers_sent.append(_written)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,  # the proxy is the configuration's, not the environment's
                 headers={"Accept": "application/json"},
+                trace_configs=[tracing],
             )
 
     def problems(self) -> list[str]:
@@ -356,6 +379,7 @@ class HubspotHttp(SharedResources):
             status: int | None = None
             body: Any = None
             headers: Mapping[str, str] = {}
+            sending = _Sending()
             try:
                 async with session.request(
                     method,
@@ -365,6 +389,7 @@ class HubspotHttp(SharedResources):
                     headers={"Authorization": f"Bearer {token}"},
                     proxy=self.config.proxy_url,
                     timeout=self._timeout,
+                    trace_request_ctx=sending,
                 ) as resp:
                     status = resp.status
                     self.answers[status] += 1
@@ -384,9 +409,8 @@ class HubspotHttp(SharedResources):
             decision = decide(
                 Attempt(
                     status,
-                    # A connection refused, or not made in time, never carried the request to
-                    # HubSpot; anything else may have.
-                    reached=not isinstance(failure, _NOT_SENT),
+                    # A request never written never reached HubSpot; one written may have.
+                    reached=sending.written,
                     policy=policy,
                     fresh_token=fresh,
                     expired=status == 401 and category == "EXPIRED_AUTHENTICATION",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 
 from emulator import Emulator, EmulatorSettings
@@ -174,3 +175,27 @@ async def test_a_create_whose_lookup_fails_says_it_may_have_happened(
     assert "HubSpot answered 503" in str(caught.value)
     assert len(_named(emu, "Unknown Ltd")) == 1
     assert _company_creates(emu) == 1
+
+
+async def test_a_company_create_that_never_got_a_connection_is_sent_again_without_a_lookup(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """A slow call holds the configuration's only connection past the create's timeout: the
+    create was never written, HubSpot never saw it, so it is simply sent again, neither looked
+    up (after the indexing delay) nor reported as one that may have happened."""
+    connector = await make_connector(
+        maximumConnections="1", requestTimeoutSeconds="0.5", searchIndexingDelaySeconds="5"
+    )
+    await connector.test()
+    emu.faults.add(stall_s=2.0, count=1, path_prefix=CONTACTS, method="GET")
+    session = connector.http._get_session()  # its one connection, held longer than 0.5 s
+    held = asyncio.create_task(
+        session.get(f"{emu.base_url}{CONTACTS}", timeout=aiohttp.ClientTimeout(total=10))
+    )
+    while not emu.faults.rules[0].fired:  # the slow call has the connection
+        await asyncio.sleep(0.01)
+    uid = await connector.create("company", {"__NAME__": ["Queued Ltd"]}, OperationOptions())
+    (await held).release()
+    assert _named(emu, "Queued Ltd") == [uid.value]
+    assert _company_creates(emu) == 1
+    assert not emu.requests_to(f"{COMPANIES}/search")
