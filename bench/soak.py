@@ -52,6 +52,7 @@ from server.keyhash import hash_key
 
 KEY = "soak-key-0d3b9c"
 DOC = ROOT / "docs" / "reliability.md"
+DEFAULT_MINUTES = 30.0
 
 
 def free_port() -> int:
@@ -224,6 +225,13 @@ async def soak(minutes: float, sample_s: float) -> dict[str, Any]:
     return {"minutes": minutes, "samples": samples, "done": dict(load.done), "alive": alive}
 
 
+def _command(minutes: float) -> str:
+    if minutes == DEFAULT_MINUTES:
+        return "`make soak` (`python -m bench.soak`), the full run"
+    flag = f"--minutes {minutes:g}"
+    return f"`make soak ARGS='{flag}'` (`python -m bench.soak {flag}`)"
+
+
 def report(figures: dict[str, Any]) -> str:
     samples = figures["samples"]
     third = max(1, len(samples) // 3)
@@ -237,8 +245,7 @@ def report(figures: dict[str, Any]) -> str:
     fd_growth = last[2] - warm[2]
     flat = rss_growth <= 0.15 and abs(fd_growth) <= 10 and figures["alive"]
     lines = [
-        f"Command: `make soak ARGS='--minutes {figures['minutes']:g}'` "
-        f"(`python -m bench.soak --minutes {figures['minutes']:g}`)",
+        f"Command: {_command(figures['minutes'])}",
         "",
         f"Machine: {machine()}",
         "",
@@ -274,7 +281,7 @@ def report(figures: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES)
     parser.add_argument("--sample-s", type=float, default=15.0)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
