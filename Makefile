@@ -47,11 +47,11 @@ bench-%: $(DEV_STAMP)
 
 # Not in CI: 30 minutes of mixed load, the server's memory and open files sampled (they must
 # stay flat); the figures land in docs/reliability.md. Shorter: make soak ARGS='--minutes 3'.
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	$(BIN)/python -m bench.soak $(ARGS)
 
 # Regenerates protocol/openicf/proto/*_pb2.py[i] from the .proto files there.
-proto: $(STAMP)
+proto: $(DEV_STAMP)
 	$(BIN)/python tests/protocol/openicf/test_generated.py
 
 clean:

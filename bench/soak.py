@@ -52,6 +52,7 @@ from server.keyhash import hash_key
 
 KEY = "soak-key-0d3b9c"
 DOC = ROOT / "docs" / "reliability.md"
+DEFAULT_MINUTES = 30.0
 
 
 def free_port() -> int:
@@ -224,6 +225,13 @@ async def soak(minutes: float, sample_s: float) -> dict[str, Any]:
     return {"minutes": minutes, "samples": samples, "done": dict(load.done), "alive": alive}
 
 
+def _command(minutes: float) -> str:
+    if minutes == DEFAULT_MINUTES:
+        return "`make soak` (`python -m bench.soak`), the full run"
+    flag = f"--minutes {minutes:g}"
+    return f"`make soak ARGS='{flag}'` (`python -m bench.soak {flag}`)"
+
+
 def report(figures: dict[str, Any]) -> str:
     samples = figures["samples"]
     third = max(1, len(samples) // 3)
@@ -237,8 +245,7 @@ def report(figures: dict[str, Any]) -> str:
     fd_growth = last[2] - warm[2]
     flat = rss_growth <= 0.15 and abs(fd_growth) <= 10 and figures["alive"]
     lines = [
-        f"Command: `make soak ARGS='--minutes {figures['minutes']:g}'` "
-        f"(`python -m bench.soak --minutes {figures['minutes']:g}`)",
+        f"Command: {_command(figures['minutes'])}",
         "",
         f"Machine: {machine()}",
         "",
@@ -251,10 +258,17 @@ def report(figures: dict[str, Any]) -> str:
         shown.append(len(samples) - 1)
     for at, rss, fds, ops in (samples[i] for i in shown):
         lines.append(f"| {at / 60:.1f} | {rss:.1f} | {fds} | {ops:,} |")
-    done = ", ".join(f"{k} {v:,}" for k, v in sorted(figures["done"].items()))
+    counted = dict(figures["done"])
+    errors = {"memory": counted.pop("errors", 0), "HubSpot": counted.pop("hubspot errors", 0)}
+    done = ", ".join(f"{k} {v:,}" for k, v in sorted(counted.items()))
+    first = samples[0]
     lines += [
         "",
-        f"Done: {done}.",
+        f"Done: {done}. Operations that failed: {errors['memory']:,} on the in-memory "
+        f"connector, {errors['HubSpot']:,} on HubSpot (whose emulator injects faults).",
+        "",
+        f"Server memory {first[1]:.1f} MiB and {first[2]} open descriptors at the start, "
+        f"{last[1]:.1f} MiB and {last[2]} at the end.",
         "",
         f"Median memory of the middle third of the run {middle:.1f} MiB, of the last third "
         f"{end:.1f} MiB ({rss_growth:+.1%}); the highest sample {max(s[1] for s in samples):.1f} "
@@ -267,7 +281,7 @@ def report(figures: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES)
     parser.add_argument("--sample-s", type=float, default=15.0)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()

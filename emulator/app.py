@@ -119,6 +119,10 @@ class _Dropped(Exception):
 
 async def _inject(request: web.Request, action: FaultAction, state: State) -> None:
     if action.stall_s is not None:
+        # HubSpot has the whole request and is slow: it carries it out after the stall even
+        # when the client stopped waiting (aiohttp does not cancel the handler), as a slow
+        # HubSpot would; a write that timed out may still happen.
+        await request.read()
         await asyncio.sleep(action.stall_s)
         return
     if action.lose_answer:

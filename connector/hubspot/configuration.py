@@ -152,8 +152,8 @@ class HubspotConfiguration(Configuration):
         ge=0,
         le=120,
         help="How long HubSpot's search may lag a write. After a company create whose answer "
-        "was lost, the connector waits this long before searching for it, so that it never "
-        "sends a create twice",
+        "was lost, the connector waits this long after that attempt before searching for it, "
+        "so that it never sends a create twice",
     )
 
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connector.base import SearchPage
-from connector.hubspot.http import Response
+from connector.hubspot.http import Response, Uncertain
 from connector.hubspot.planner import ReadByIds, plan
 from connector.hubspot.schema import (
     PROPERTY_CLASSES,
@@ -211,7 +211,8 @@ class PropertyDefinitions:
         body = definition_body(attributes, creating=True)
         name = str(body["name"])
 
-        async def recover() -> Response | None:
+        async def recover(_: Uncertain) -> Response | None:
+            # The name is unique: read at once, and a resend cannot make a second one.
             found = await self.get(object_class, Uid(value=name), options)
             return None if found is None else Response(201, {"name": name})
 

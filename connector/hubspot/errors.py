@@ -34,6 +34,11 @@ RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 522, 523
 REFUSED_STATUSES = frozenset({423, 429, 477})
 """Retryable statuses that prove the request was not carried out: a create may be resent."""
 
+GAVE_UP_STATUSES = frozenset({504, 524})
+"""Retryable statuses of a gateway that stopped waiting for HubSpot: like a timeout of our own,
+HubSpot may still carry the request out later (docs/hubspot-connector.md, "Creates and lost
+answers")."""
+
 _MAX_MESSAGE = 300
 
 

@@ -8,12 +8,14 @@ access token and the same rate limiter. `request()` is the one way out:
 2. send with the current access token;
 3. what to do next is `retry.decide`'s answer, the one retry decision (the token refresh asks it
    too): a 401 refreshes the token and resends (docs/hubspot.md §3.1: tokens live 30 minutes,
-   and "expired" is a 401 EXPIRED_AUTHENTICATION), and only a fresh token refused means bad
-   credentials; 429, 423, 477 and 5xx are retried after the wait HubSpot's headers and window
-   say (`_wait_for`), with jitter, at most `maxRetries` times; so are timeouts and dropped
-   connections;
+   and "expired" is a 401 EXPIRED_AUTHENTICATION), and only a fresh token refused as invalid
+   means bad credentials (one that expired before its first use is refreshed again); 429, 423,
+   477 and 5xx are retried after the wait HubSpot's headers and window say (`_wait_for`), with
+   jitter, at most `maxRetries` times; so are timeouts and dropped connections;
 4. a call that is not idempotent (a create) is never resent blindly: after an ambiguous
-   failure (no answer, or a 5xx) the caller's `recover` looks the object up first;
+   failure (no answer, or a 5xx) the caller's `recover` looks the object up first, told when
+   that attempt ended and whether HubSpot may still be carrying one of them out (`Uncertain`);
+   a lookup that fails says the create may have happened;
 5. what is left becomes an ICF exception (errors.py).
 
 Cancellation goes straight through: the server cancels the task, and the call in flight stops.
@@ -27,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import aiohttp
@@ -35,14 +38,17 @@ import structlog
 
 from connector.base import ConnectorContext, PersistProperty, SharedResources
 from connector.hubspot.configuration import HubspotConfiguration
-from connector.hubspot.errors import error_for, transport_error
+from connector.hubspot.errors import GAVE_UP_STATUSES, error_for, transport_error
 from connector.hubspot.metrics import ConfigurationMetrics, HubspotMetrics
 from connector.hubspot.ratelimit import RateLimiter
 from connector.hubspot.retry import Attempt, decide
 from connector.hubspot.tls import pinned_self_signed, ssl_context
 from protocol.errors import (
     ConnectorException,
+    ConnectorIOException,
+    ConnectorSecurityException,
     InvalidCredentialException,
+    RetryableException,
 )
 from protocol.values import GuardedString
 
@@ -64,8 +70,42 @@ class Response:
     """The JSON body, or None for 204 and bodies that are not JSON."""
 
 
-Recover = Callable[[], Awaitable[Response | None]]
-"""Looks up what an ambiguous create may have created; None means it was not created."""
+@dataclass(frozen=True, slots=True)
+class Uncertain:
+    """What a create's recovery knows of its attempts that may have been carried out."""
+
+    ended: float
+    """`time.monotonic()` when the last of them ended: whatever HubSpot did of an attempt that
+    it answered (a 5xx) or whose connection it closed, it did by then. Search lags that by its
+    indexing delay (docs/hubspot.md §1.7), so the wait for it runs from here."""
+    unfinished: bool
+    """Whether one of them was given up on while HubSpot may still be carrying it out (our
+    timeout, or a gateway's: 504, 524): it may be carried out at any later moment."""
+
+
+Recover = Callable[[Uncertain], Awaitable[Response | None]]
+"""Looks up what an ambiguous create may have created; None means it provably was not created
+(so it may be sent again)."""
+
+
+class _Sending:
+    """One attempt's trace: whether its request was written. Until then (no connection, or
+    none free before the timeout) HubSpot never saw it, and a create may be sent again."""
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        self.written = False
+
+
+async def _written(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    sending = context.trace_request_ctx
+    if isinstance(sending, _Sending):
+        sending.written = True
 
 
 def _jitter(seconds: float) -> float:
@@ -282,10 +322,13 @@ class HubspotHttp(SharedResources):
                 limit=self.config.maximumConnections,
                 ssl=ssl_context(self.config, trusted_pem=pem),
             )
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_headers_sent.append(_written)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,  # the proxy is the configuration's, not the environment's
                 headers={"Accept": "application/json"},
+                trace_configs=[tracing],
             )
 
     def problems(self) -> list[str]:
@@ -322,6 +365,7 @@ class HubspotHttp(SharedResources):
         max_retries = self.config.maxRetries
         number = 0
         ambiguous = False  # an earlier attempt may have been carried out
+        unfinished = False  # ... and HubSpot may still be carrying it out
         refreshed_after = -1  # the token generation refused last; a later one is fresh
         while True:
             number += 1
@@ -335,6 +379,7 @@ class HubspotHttp(SharedResources):
             status: int | None = None
             body: Any = None
             headers: Mapping[str, str] = {}
+            sending = _Sending()
             try:
                 async with session.request(
                     method,
@@ -344,6 +389,7 @@ class HubspotHttp(SharedResources):
                     headers={"Authorization": f"Bearer {token}"},
                     proxy=self.config.proxy_url,
                     timeout=self._timeout,
+                    trace_request_ctx=sending,
                 ) as resp:
                     status = resp.status
                     self.answers[status] += 1
@@ -359,13 +405,15 @@ class HubspotHttp(SharedResources):
                 failure = exc
             policy = body.get("policyName") if isinstance(body, Mapping) else None
             policy = policy if isinstance(policy, str) else None
+            category = body.get("category") if isinstance(body, Mapping) else None
             decision = decide(
                 Attempt(
                     status,
-                    # A refused connection never reached HubSpot; anything else may have.
-                    reached=not isinstance(failure, aiohttp.ClientConnectorError),
+                    # A request never written never reached HubSpot; one written may have.
+                    reached=sending.written,
                     policy=policy,
                     fresh_token=fresh,
+                    expired=status == 401 and category == "EXPIRED_AUTHENTICATION",
                 ),
                 number=number,
                 max_retries=max_retries,
@@ -377,7 +425,10 @@ class HubspotHttp(SharedResources):
                 self.metrics.refused(policy)
             if decision.recover:
                 ambiguous = True
-                found = await self._recover(recover, action)
+                gave_up = isinstance(failure, TimeoutError) or status in GAVE_UP_STATUSES
+                unfinished = unfinished or gave_up
+                uncertain = Uncertain(ended=time.monotonic(), unfinished=unfinished)
+                found = await self._recover(recover, action, uncertain)
                 if found is not None:
                     return found
             if decision.next != "refresh":
@@ -385,8 +436,10 @@ class HubspotHttp(SharedResources):
             if decision.next == "answer":
                 return Response(status or 0, body)
             if decision.next == "refresh":
-                # Expired (or revoked) access token: refresh and resend; not a retry.
-                number -= 1
+                # Expired (or revoked) access token: refresh and resend; not a retry, unless
+                # the token was fresh (retry.py).
+                if not decision.counted:
+                    number -= 1
                 refreshed_after = self.tokens.generation
                 self.tokens.invalidate(token)
                 continue
@@ -430,10 +483,22 @@ class HubspotHttp(SharedResources):
             return _jitter(min(_MAX_WAIT_S, retry_after))
         return _backoff(attempt)
 
-    async def _recover(self, recover: Recover | None, action: str) -> Response | None:
+    async def _recover(
+        self, recover: Recover | None, action: str, uncertain: Uncertain
+    ) -> Response | None:
         if recover is None:
             raise ConnectorException(
                 f"the call to {action} may or may not have been carried out, and there is no "
                 "way to tell; it was not sent again"
             )
-        return await recover()
+        try:
+            return await recover(uncertain)
+        except (RetryableException, ConnectorIOException, ConnectorSecurityException) as exc:
+            # The lookup itself failed: what the create did is unknown, and must be said so
+            # (docs/hubspot-connector.md, "Creates and lost answers").
+            raise ConnectorException(
+                f"the call to {action} may have happened: it failed without an answer, and "
+                f"looking for what it made failed too ({exc.message}). It was not sent again; "
+                "check HubSpot before doing it again",
+                cause=exc,
+            ) from exc

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from connector.base import SearchPage
-from connector.hubspot.http import Response
+from connector.hubspot.http import Response, Uncertain
 from connector.hubspot.planner import plan
 from connector.hubspot.schema import CRM_TYPES, CrmType, PropertyCatalog
 from connector.hubspot.search import SearchRun, Sort
@@ -39,30 +40,35 @@ CLOCK_SKEW_MS = 5_000
 moment it was sent: an object created earlier than that is not this create's."""
 
 
-def _made_by(
-    crm: CrmType,
-    catalog: PropertyCatalog,
-    body: Any,
-    properties: dict[str, str],
-    started_ms: int,
-) -> bool:
-    """Whether `body` can be the object a create of `properties` begun at `started_ms` made:
-    created since, and holding the identifying values sent (compared as HubSpot compares them,
-    case-insensitively, docs/hubspot.md §1.5, §1.7)."""
-    if not isinstance(body, dict):
-        return False
-    created_ms = _epoch_ms(body.get("createdAt"))
-    if created_ms is None or created_ms < started_ms - CLOCK_SKEW_MS:
-        return False
-    held = body.get("properties") or {}
-    for name in (crm.name_property, "domain", *properties):
-        if name not in properties or name not in held:
-            continue
-        if not (name == crm.name_property or name == "domain" or catalog.get(name).unique):
-            continue
-        if str(held[name]).casefold() != properties[name].casefold():
+@dataclass(frozen=True, slots=True)
+class _Create:
+    """A create as sent, which its recovery looks for."""
+
+    crm: CrmType
+    catalog: PropertyCatalog
+    properties: dict[str, str]
+    started_ms: int
+    """When the create began (epoch ms): its first attempt cannot have made anything earlier."""
+
+    def made(self, body: Any) -> bool:
+        """Whether `body` can be the object this create made, by any of its attempts: created
+        since it began, and holding the identifying values sent (compared as HubSpot compares
+        them, case-insensitively, docs/hubspot.md §1.5, §1.7)."""
+        if not isinstance(body, dict):
             return False
-    return True
+        created_ms = _epoch_ms(body.get("createdAt"))
+        if created_ms is None or created_ms < self.started_ms - CLOCK_SKEW_MS:
+            return False
+        crm, properties = self.crm, self.properties
+        held = body.get("properties") or {}
+        for name in (crm.name_property, "domain", *properties):
+            if name not in properties or name not in held:
+                continue
+            if not (name == crm.name_property or name == "domain" or self.catalog.get(name).unique):
+                continue
+            if str(held[name]).casefold() != properties[name].casefold():
+                return False
+        return True
 
 
 def _epoch_ms(value: object) -> int | None:
@@ -176,10 +182,10 @@ class CrmObjects:
     ) -> Uid:
         crm, catalog, _ = await self._crm(object_class)
         properties = to_properties(attributes, catalog, creating=True)
-        started_ms = int(time.time() * 1000)
+        sent = _Create(crm, catalog, properties, started_ms=int(time.time() * 1000))
 
-        async def recover() -> Response | None:
-            return await self._find_created(crm, catalog, properties, started_ms)
+        async def recover(uncertain: Uncertain) -> Response | None:
+            return await self._find_created(sent, uncertain)
 
         answer = await self.http.request(
             "POST",
@@ -191,29 +197,30 @@ class CrmObjects:
         )
         return self._uid_of(crm, answer.body)
 
-    async def _find_created(
-        self, crm: CrmType, catalog: PropertyCatalog, properties: dict[str, str], started_ms: int
-    ) -> Response | None:
+    async def _find_created(self, sent: _Create, uncertain: Uncertain) -> Response | None:
         """After a create that may or may not have happened: the object it made, or None when
         it provably made none (so it may be sent again).
 
-        Only an object this create made is accepted: one created since the attempt began
-        whose identifying values are the ones sent. One that was there before is an
-        AlreadyExists, never a "created" (docs/hubspot-connector.md, "Creates and lost
+        Only an object this create made, by any of its attempts, is accepted: one created since
+        the create began whose identifying values are the ones sent. One that was there before
+        is an AlreadyExists, never a "created" (docs/hubspot-connector.md, "Creates and lost
         answers"). The proof goes by every unique property the create set, read by
-        `idProperty`, which sees writes at once (docs/hubspot.md §1.4); a create without one (a
-        company, usually) is searched for, after waiting out search's indexing delay (§1.7).
+        `idProperty`, which sees writes at once (docs/hubspot.md §1.4): should an attempt still
+        be carried out later, HubSpot refuses it or the resend with a 409, never makes both. A
+        create without one (a company, usually) is searched for, after waiting out search's
+        indexing delay (§1.7) from the end of the last ambiguous attempt.
         """
+        crm, properties = sent.crm, sent.properties
         keys = [crm.name_property] if crm.name_is_unique else []
-        keys += [n for n in properties if catalog.get(n).unique and n not in keys]
+        keys += [n for n in properties if sent.catalog.get(n).unique and n not in keys]
         keys = [k for k in keys if properties.get(k)]
         if keys:
             for key in keys:
                 found = await self._read_by_key(crm, key, properties[key])
                 if found is not None:
-                    return self._claim(crm, catalog, found, properties, started_ms)
+                    return self._claim(sent, found)
             return None
-        return await self._search_created(crm, catalog, properties, started_ms)
+        return await self._search_created(sent, uncertain)
 
     async def _read_by_key(self, crm: CrmType, key: str, value: str) -> Any:
         answer = await self.http.request(
@@ -225,25 +232,18 @@ class CrmObjects:
         )
         return None if answer.status == 404 else answer.body
 
-    def _claim(
-        self,
-        crm: CrmType,
-        catalog: PropertyCatalog,
-        body: Any,
-        properties: dict[str, str],
-        started_ms: int,
-    ) -> Response:
+    @staticmethod
+    def _claim(sent: _Create, body: Any) -> Response:
         """`body` holds a value this create set; it is this create's object or someone else's."""
-        if _made_by(crm, catalog, body, properties, started_ms):
+        if sent.made(body):
             return Response(201, body)
         raise AlreadyExistsException(
-            f"a {crm.object_class} with these values already existed before this create "
+            f"a {sent.crm.object_class} with these values already existed before this create "
             f"(id {body.get('id')}); the create failed without an answer and was not sent again"
         )
 
-    async def _search_created(
-        self, crm: CrmType, catalog: PropertyCatalog, properties: dict[str, str], started_ms: int
-    ) -> Response | None:
+    async def _search_created(self, sent: _Create, uncertain: Uncertain) -> Response | None:
+        crm, properties = sent.crm, sent.properties
         identifying = [n for n in (crm.name_property, "domain") if properties.get(n)]
         if not identifying:
             raise ConnectorException(
@@ -251,9 +251,11 @@ class CrmObjects:
                 f"answer, and without {crm.name_property} or domain there is no way to look "
                 "for it. It was not sent again; check HubSpot before creating it again"
             )
-        # Search lags writes (docs/hubspot.md §1.7): only after the delay is "not found" a proof.
+        # Search lags writes (docs/hubspot.md §1.7): only after the delay is "not found" a
+        # proof, the delay counted from the end of the last attempt that may have made it (the
+        # latest object it can have made), not from the start of the create.
         delay_s = self.http.config.searchIndexingDelaySeconds
-        waited_s = time.time() - started_ms / 1000
+        waited_s = time.monotonic() - uncertain.ended
         if waited_s < delay_s:
             await asyncio.sleep(delay_s - waited_s)
         filters = [
@@ -263,7 +265,7 @@ class CrmObjects:
             {
                 "propertyName": "createdate",
                 "operator": "GTE",
-                "value": str(started_ms - CLOCK_SKEW_MS),
+                "value": str(sent.started_ms - CLOCK_SKEW_MS),
             }
         )
         answer = await self.http.request(
@@ -277,18 +279,22 @@ class CrmObjects:
             search=True,
             action=f"look up {crm.object_class} {properties[identifying[0]]}",
         )
-        results = [
-            r
-            for r in (answer.body or {}).get("results") or []
-            if _made_by(crm, catalog, r, properties, started_ms)
-        ]
+        results = [r for r in (answer.body or {}).get("results") or [] if sent.made(r)]
         if len(results) > 1:
             raise ConnectorException(
                 f"a create of a {crm.object_class} may have happened: it failed without an "
                 "answer, and several such objects were created since it began. It was not sent "
                 "again; check them in HubSpot"
             )
-        return Response(201, results[0]) if results else None
+        if results:
+            return Response(201, results[0])
+        if uncertain.unfinished:
+            raise ConnectorException(
+                f"a create of a {crm.object_class} may have happened: HubSpot did not answer "
+                "in time, and may still carry it out after it was looked for in vain. It was "
+                "not sent again; check HubSpot before creating it again"
+            )
+        return None
 
     @staticmethod
     def _uid_of(crm: CrmType, body: Any) -> Uid:

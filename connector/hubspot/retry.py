@@ -6,7 +6,9 @@ live in one pure function, pinned by a table test (tests/connector/hubspot/test_
 - an answer in 2xx (or one the caller expects) is the result;
 - 401: refresh the access token and resend, as often as needed within the call, unless the
   refused token was fresh (fetched for this call and refused on its first use): then the
-  credentials are bad (docs/hubspot.md §3.1);
+  credentials are bad (docs/hubspot.md §3.1). A fresh token HubSpot says has expired
+  (`EXPIRED_AUTHENTICATION`) is not bad credentials but one that expired between its fetch and
+  its use (a loaded machine, tokens expiring fast): refreshed again, as a retry;
 - 429, 423, 477 and 5xx, and failures in transit, are resent while retries remain
   (docs/hubspot.md §1.9, §4), except a `DAILY` 429, which no wait within a call can help;
 - a call that is not idempotent (a create) after an answer that does not prove it was not
@@ -36,6 +38,9 @@ class Attempt:
     """A 429's `policyName`."""
     fresh_token: bool = False
     """Whether the token sent was fetched for this call and used here for the first time."""
+    expired: bool = False
+    """Whether a 401 said the token had expired (`EXPIRED_AUTHENTICATION`), not that it was
+    invalid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,9 @@ class Decision:
     next: Next
     recover: bool = False
     """Look for what the attempt may have made before doing `next` (creates only)."""
+    counted: bool = False
+    """A refresh that counts against the retries (a fresh token that expired before its use);
+    a refresh of a token that had been used does not."""
 
 
 def decide(
@@ -64,7 +72,11 @@ def decide(
         recover = not idempotent and attempt.reached
         return Decision("retry" if retries_left else "fail", recover=recover)
     if status == 401:
-        return Decision("fail" if attempt.fresh_token else "refresh")
+        if not attempt.fresh_token:
+            return Decision("refresh")
+        if attempt.expired and retries_left:
+            return Decision("refresh", counted=True)
+        return Decision("fail")
     if status in RETRYABLE_STATUSES:
         recover = not idempotent and status not in REFUSED_STATUSES
         daily = status == 429 and attempt.policy == "DAILY"

@@ -31,3 +31,18 @@ def test_make_run_installs_the_project_without_the_dev_extras(tmp_path: Path) ->
     assert "hubspot-rcs demo" in run
     test = planned("test", tmp_path)
     assert "pip install -q -e '.[dev]'" in test and "pytest" in test
+
+
+@pytest.mark.skipif(
+    shutil.which("make") is None, reason="make is not installed (.ci/run installs it)"
+)
+@pytest.mark.parametrize(
+    ("target", "runs"), [("soak", "python -m bench.soak"), ("proto", "test_generated.py")]
+)
+def test_the_other_targets_install_what_they_run_first(
+    tmp_path: Path, target: str, runs: str
+) -> None:
+    """In a fresh clone `make soak` and `make proto` create .venv with the dev tools first."""
+    planned_commands = planned(target, tmp_path)
+    assert "pip install -q -e '.[dev]'" in planned_commands
+    assert planned_commands.index("pip install") < planned_commands.index(runs)

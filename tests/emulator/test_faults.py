@@ -90,6 +90,21 @@ async def test_stalled_response_times_out_the_client(emu: Emulator, http: Http) 
     assert (await http.call("GET", "/crm/v3/objects/contacts"))[0] == 200
 
 
+async def test_a_stalled_write_is_carried_out_after_its_client_gave_up(
+    emu: Emulator, http: Http
+) -> None:
+    """HubSpot had the request and was slow: the write happens though no one hears of it."""
+    emu.faults.add(stall_s=0.5, count=1, method="POST")
+    with pytest.raises(asyncio.TimeoutError):
+        async with asyncio.timeout(0.1):
+            await http.call("POST", "/crm/v3/objects/companies", json={"properties": {"name": "S"}})
+    for _ in range(100):  # until the stall is over
+        if emu.requests_to("/crm/v3/objects/companies"):
+            break
+        await asyncio.sleep(0.05)
+    assert [r.props["name"] for r in emu.store.companies.live() if r.props.get("name") == "S"]
+
+
 async def test_latency_delays_answers(emu: Emulator, http: Http) -> None:
     emu.faults.set_latency(400)
     with pytest.raises(asyncio.TimeoutError):

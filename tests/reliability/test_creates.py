@@ -4,6 +4,9 @@ never makes a second one. Real emulator over real HTTP, with its faults."""
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 import pytest
 
 from emulator import Emulator, EmulatorSettings
@@ -110,3 +113,89 @@ async def test_a_company_create_that_cannot_be_looked_up_says_it_may_have_happen
     assert "check HubSpot" in str(caught.value)
     assert len(emu.store.companies.live()) == before + 1
     assert len(emu.requests_to(COMPANIES, method="POST")) == 1
+
+
+LAGGING = EmulatorSettings(
+    contacts=1, companies=1, seed=3, rate_limits_enabled=False, indexing_delay_s=1.0
+)
+
+
+def _named(emu: Emulator, name: str) -> list[str]:
+    return [str(r.id) for r in emu.store.companies.live() if r.props.get("name") == name]
+
+
+def _company_creates(emu: Emulator) -> int:
+    """How many company creates the emulator received (its searches left out)."""
+    return sum(r.path == COMPANIES and r.method == "POST" for r in emu.requests)
+
+
+@pytest.mark.parametrize("emulator_settings", [LAGGING])
+async def test_a_company_whose_second_answer_is_lost_is_found_not_made_again(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """The first attempt meets a 503 (nothing made, and the lookup proves it); the second is
+    carried out and its answer lost, long after the create began. The search for it waits out
+    the indexing delay from the end of that attempt, not from the start of the create."""
+    connector = await make_connector(searchIndexingDelaySeconds="1.5")
+    # The POSTs in turn: the create, the lookup search after its 503, the create again.
+    emu.faults.add_sequence([503, "ok", "lose"], path_prefix=COMPANIES, method="POST")
+    uid = await connector.create("company", {"__NAME__": ["Late Ltd"]}, OperationOptions())
+    assert _named(emu, "Late Ltd") == [uid.value]
+    assert _company_creates(emu) == 2
+
+
+async def test_a_company_create_carried_out_after_its_timeout_is_not_sent_again(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """HubSpot holds the create past the connector's timeout and carries it out afterwards,
+    after the lookup: "not found" proves nothing then, so the create says it may have
+    happened and is not sent again."""
+    connector = await make_connector(requestTimeoutSeconds="0.5", searchIndexingDelaySeconds="0")
+    emu.faults.add(stall_s=2.0, count=1, path_prefix=COMPANIES, method="POST")
+    with pytest.raises(ConnectorException, match="may have happened") as caught:
+        await connector.create("company", {"__NAME__": ["Slow Ltd"]}, OperationOptions())
+    assert "did not answer in time" in str(caught.value)
+    for _ in range(100):  # until the emulator has carried the stalled create out
+        if _named(emu, "Slow Ltd"):
+            break
+        await asyncio.sleep(0.1)
+    assert len(_named(emu, "Slow Ltd")) == 1
+    assert _company_creates(emu) == 1
+
+
+async def test_a_create_whose_lookup_fails_says_it_may_have_happened(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """The answer is lost and every try at the search for it fails: the create may have
+    happened, and the error says so (not just "HubSpot is unavailable")."""
+    connector = await make_connector(maxRetries="1", searchIndexingDelaySeconds="0")
+    emu.faults.add_sequence(["lose", 503, 503], path_prefix=COMPANIES, method="POST")
+    with pytest.raises(ConnectorException, match="may have happened") as caught:
+        await connector.create("company", {"__NAME__": ["Unknown Ltd"]}, OperationOptions())
+    assert "HubSpot answered 503" in str(caught.value)
+    assert len(_named(emu, "Unknown Ltd")) == 1
+    assert _company_creates(emu) == 1
+
+
+async def test_a_company_create_that_never_got_a_connection_is_sent_again_without_a_lookup(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """A slow call holds the configuration's only connection past the create's timeout: the
+    create was never written, HubSpot never saw it, so it is simply sent again, neither looked
+    up (after the indexing delay) nor reported as one that may have happened."""
+    connector = await make_connector(
+        maximumConnections="1", requestTimeoutSeconds="0.5", searchIndexingDelaySeconds="5"
+    )
+    await connector.test()
+    emu.faults.add(stall_s=2.0, count=1, path_prefix=CONTACTS, method="GET")
+    session = connector.http._get_session()  # its one connection, held longer than 0.5 s
+    held = asyncio.create_task(
+        session.get(f"{emu.base_url}{CONTACTS}", timeout=aiohttp.ClientTimeout(total=10))
+    )
+    while not emu.faults.rules[0].fired:  # the slow call has the connection
+        await asyncio.sleep(0.01)
+    uid = await connector.create("company", {"__NAME__": ["Queued Ltd"]}, OperationOptions())
+    (await held).release()
+    assert _named(emu, "Queued Ltd") == [uid.value]
+    assert _company_creates(emu) == 1
+    assert not emu.requests_to(f"{COMPANIES}/search")

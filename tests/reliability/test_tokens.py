@@ -39,6 +39,33 @@ async def test_a_second_401_within_one_call_refreshes_again(
     assert [r.status for r in emu.requests_to(CONTACTS)][1:] == [401, 503, 401, 200]
 
 
+async def test_a_fresh_token_expired_before_its_first_use_is_refreshed_again(
+    make_connector: MakeConnector, emu: Emulator
+) -> None:
+    """Defect 10 under load, tokens expiring every few hundred milliseconds: the token is
+    refreshed, and expires before the call carrying it is checked (here: held by HubSpot while
+    every token expires). HubSpot says expired, not invalid: not bad credentials either."""
+    connector = await make_connector()
+    await connector.test()
+    first = emu.store.contacts.live()[0]
+    emu.expire_access_tokens()
+    (held,) = emu.faults.add_sequence(
+        ["ok", "stall"], path_prefix=CONTACTS, method="GET", stall_s=1.0
+    )
+
+    async def expire_while_held() -> None:
+        while not held.fired:
+            await asyncio.sleep(0.01)
+        emu.expire_access_tokens()
+
+    expiring = asyncio.create_task(expire_while_held())
+    found = await connector.get("contact", Uid(value=str(first.id)), OperationOptions())
+    await expiring
+    assert found is not None and found.uid.value == str(first.id)
+    # The old token, the fresh one expired while held, a third one.
+    assert [r.status for r in emu.requests_to(CONTACTS)][1:] == [401, 401, 200]
+
+
 async def test_a_fresh_token_refused_is_bad_credentials(
     make_connector: MakeConnector, emu: Emulator
 ) -> None:
