@@ -20,7 +20,7 @@ from connector.hubspot.http import Response, Uncertain
 from connector.hubspot.planner import plan
 from connector.hubspot.schema import CRM_TYPES, CrmType, PropertyCatalog
 from connector.hubspot.search import SearchRun, Sort
-from connector.hubspot.shared import HubspotShared
+from connector.hubspot.shared import CLOCK_SKEW_MS, HubspotShared, RunningCreate
 from connector.hubspot.values import ObjectReader, attribute_values, to_properties
 from protocol.errors import (
     AlreadyExistsException,
@@ -34,10 +34,8 @@ from protocol.filters import Filter, attributes_of, rename_attributes
 from protocol.values import UID, Attributes, ConnectorObject, OperationOptions, Uid
 
 _RMW_ATTEMPTS = 3
-
-CLOCK_SKEW_MS = 5_000
-"""How far HubSpot's clock may be behind ours when a create's `createdAt` is compared with the
-moment it was sent: an object created earlier than that is not this create's."""
+_LOOKUP_LIMIT = 100
+"""Objects a create's recovery reads at most: others' creates of the same name are left out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +47,8 @@ class _Create:
     properties: dict[str, str]
     started_ms: int
     """When the create began (epoch ms): its first attempt cannot have made anything earlier."""
+    running: RunningCreate
+    """Its place among the configuration's running creates (shared.py `Creates`)."""
 
     def made(self, body: Any) -> bool:
         """Whether `body` can be the object this create made, by any of its attempts: created
@@ -182,28 +182,41 @@ class CrmObjects:
     ) -> Uid:
         crm, catalog, _ = await self._crm(object_class)
         properties = to_properties(attributes, catalog, creating=True)
-        sent = _Create(crm, catalog, properties, started_ms=int(time.time() * 1000))
+        creates = self.http.creates
+        running = creates.begin(object_class)
+        sent = _Create(crm, catalog, properties, int(time.time() * 1000), running)
 
         async def recover(uncertain: Uncertain) -> Response | None:
-            return await self._find_created(sent, uncertain)
+            creates.sending(running, False)
+            found = await self._find_created(sent, uncertain)
+            creates.sending(running, found is None)  # None: it is sent again
+            return found
 
-        answer = await self.http.request(
-            "POST",
-            f"/crm/v3/objects/{crm.path}",
-            json_body={"properties": properties},
-            idempotent=False,
-            recover=recover,
-            action=f"create {object_class}",
-        )
-        return self._uid_of(crm, answer.body)
+        returned: str | None = None
+        try:
+            answer = await self.http.request(
+                "POST",
+                f"/crm/v3/objects/{crm.path}",
+                json_body={"properties": properties},
+                idempotent=False,
+                recover=recover,
+                action=f"create {object_class}",
+            )
+            uid = self._uid_of(crm, answer.body)
+            returned = uid.value
+            return uid
+        finally:
+            creates.end(running, returned)
 
     async def _find_created(self, sent: _Create, uncertain: Uncertain) -> Response | None:
         """After a create that may or may not have happened: the object it made, or None when
         it provably made none (so it may be sent again).
 
         Only an object this create made, by any of its attempts, is accepted: one created since
-        the create began whose identifying values are the ones sent. One that was there before
-        is an AlreadyExists, never a "created" (docs/hubspot-connector.md, "Creates and lost
+        the create began whose identifying values are the ones sent, and that no other create
+        on this configuration returned (shared.py `Creates`). One that was there before, or
+        that another create returned, is never a "created": by a unique value it is an
+        AlreadyExists, by name it is left out (docs/hubspot-connector.md, "Creates and lost
         answers"). The proof goes by every unique property the create set, read by
         `idProperty`, which sees writes at once (docs/hubspot.md §1.4): should an attempt still
         be carried out later, HubSpot refuses it or the resend with a 409, never makes both. A
@@ -218,7 +231,7 @@ class CrmObjects:
             for key in keys:
                 found = await self._read_by_key(crm, key, properties[key])
                 if found is not None:
-                    return self._claim(sent, found)
+                    return await self._claim(sent, found)
             return None
         return await self._search_created(sent, uncertain)
 
@@ -232,14 +245,23 @@ class CrmObjects:
         )
         return None if answer.status == 404 else answer.body
 
-    @staticmethod
-    def _claim(sent: _Create, body: Any) -> Response:
-        """`body` holds a value this create set; it is this create's object or someone else's."""
-        if sent.made(body):
+    async def _claim(self, sent: _Create, body: Any) -> Response:
+        """`body` holds a unique value this create set; it is this create's object or someone
+        else's."""
+        if not sent.made(body):
+            raise AlreadyExistsException(
+                f"a {sent.crm.object_class} with these values already existed before this "
+                f"create (id {body.get('id')}); the create failed without an answer and was not "
+                "sent again"
+            )
+        creates = self.http.creates
+        await creates.settle(sent.running)  # an answer on its way to another create counts
+        if creates.claim(sent.running, str(body.get("id"))):
             return Response(201, body)
         raise AlreadyExistsException(
-            f"a {sent.crm.object_class} with these values already existed before this create "
-            f"(id {body.get('id')}); the create failed without an answer and was not sent again"
+            f"a {sent.crm.object_class} with these values was made since this create began, by "
+            f"another create on this configuration (id {body.get('id')}); this create failed "
+            "without an answer and was not sent again"
         )
 
     async def _search_created(self, sent: _Create, uncertain: Uncertain) -> Response | None:
@@ -274,19 +296,26 @@ class CrmObjects:
             json_body={
                 "filterGroups": [{"filters": filters}],
                 "properties": [crm.last_modified, *identifying],
-                "limit": 2,
+                "limit": _LOOKUP_LIMIT,
             },
             search=True,
             action=f"look up {crm.object_class} {properties[identifying[0]]}",
         )
-        results = [r for r in (answer.body or {}).get("results") or [] if sent.made(r)]
-        if len(results) > 1:
+        body = answer.body or {}
+        results = [r for r in body.get("results") or [] if sent.made(r)]
+        if results:
+            # Those another create on this configuration returned are not this one's, its
+            # answer on its way counted (shared.py `Creates`).
+            creates = self.http.creates
+            await creates.settle(sent.running)
+            results = [r for r in results if not creates.taken(sent.running, str(r.get("id")))]
+        if len(results) > 1 or (results and int(body.get("total") or 0) > _LOOKUP_LIMIT):
             raise ConnectorException(
                 f"a create of a {crm.object_class} may have happened: it failed without an "
                 "answer, and several such objects were created since it began. It was not sent "
                 "again; check them in HubSpot"
             )
-        if results:
+        if results and self.http.creates.claim(sent.running, str(results[0].get("id"))):
             return Response(201, results[0])
         if uncertain.unfinished:
             raise ConnectorException(
