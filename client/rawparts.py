@@ -127,8 +127,8 @@ def _line(raw: msgspec.Raw) -> ObjectLine | None:
         shape = _SHAPE.decode(raw)
     except msgspec.DecodeError:
         return None
-    attributes = bytes(shape.attributes)
-    if attributes and not attributes.startswith(b"{"):  # the part parsed: "{" is an object
+    attributes = memoryview(shape.attributes)  # looked at, not copied
+    if attributes and attributes[0] != ord("{"):  # the part parsed: "{" is an object
         return None
     text = bytes(raw)
     if not attributes or b"\n" in text or b"\r" in text:
