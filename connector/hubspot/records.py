@@ -309,7 +309,8 @@ class CrmObjects:
             creates = self.http.creates
             await creates.settle(sent.running)
             results = [r for r in results if not creates.taken(sent.running, str(r.get("id")))]
-        if len(results) > 1 or (results and int(body.get("total") or 0) > _LOOKUP_LIMIT):
+        # More matches than one read holds: this create's object may be among those unread.
+        if len(results) > 1 or int(body.get("total") or 0) > _LOOKUP_LIMIT:
             raise ConnectorException(
                 f"a create of a {crm.object_class} may have happened: it failed without an "
                 "answer, and several such objects were created since it began. It was not sent "
